@@ -1,0 +1,109 @@
+"""Django admin for operators (and scoped staff). Credentials show masked hints only."""
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+
+from accounts import services
+from accounts.audit import record_change, snapshot
+from accounts.models import SECRET_FIELDS, ApiToken, AuditAction, AuditEvent, Credential, Membership, Organization, Tenant, User
+from accounts.roles import Action
+from portal.admin import TenantScopedAdmin
+
+
+@admin.register(Organization)
+class OrganizationAdmin(TenantScopedAdmin):
+    list_display = ["name", "slug", "require_two_factor"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    write_action = Action.MANAGE_USERS
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdmin):
+    list_display = ["name", "organization", "timezone", "sync_interval_minutes", "sync_status", "last_synced_at"]
+    list_filter = ["sync_status", "organization"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["last_synced_at", "sync_status", "sync_error", "next_sync_at"]
+
+
+@admin.register(User)
+class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
+    write_action = Action.MANAGE_USERS
+    list_display = ["username", "email", "is_active", "is_staff", "home_organization", "home_tenant"]
+    fieldsets = DjangoUserAdmin.fieldsets + (("Managed by", {"fields": ("home_organization", "home_tenant")}),)
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdmin):
+    write_action = Action.MANAGE_USERS
+    list_display = ["user", "organization", "tenant", "role"]
+    list_filter = ["role"]
+
+
+class CredentialForm(forms.ModelForm):
+    """Secrets are write-only: empty inputs keep the stored value; nothing stored is ever rendered back."""
+
+    cp_api_id = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    cp_api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    ecm_api_id = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    ecm_api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    api_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = Credential
+        fields = ["tenant", "provider", "base_url"]
+
+
+@admin.register(Credential)
+class CredentialAdmin(TenantScopedAdmin):
+    form = CredentialForm
+    read_action = Action.MANAGE_CREDENTIALS
+    write_action = Action.MANAGE_CREDENTIALS
+    list_display = ["tenant", "provider", "base_url", "masked", "updated_at"]
+    readonly_fields = ["masked", "last_verified_at"]
+
+    @admin.display(description="Secrets (masked)")
+    def masked(self, obj):
+        return ", ".join(f"{k}: {v}" for k, v in (obj.secret_hints or {}).items() if v)
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            before = snapshot(Credential.objects.get(pk=obj.pk)) if change else None
+            saved = services.credential_save(
+                tenant=form.cleaned_data["tenant"], provider=form.cleaned_data["provider"],
+                base_url=form.cleaned_data["base_url"],
+                secrets_in={name: form.cleaned_data.get(name) or None for name in SECRET_FIELDS},
+                credential=obj if change else None,
+            )
+            obj.pk = saved.pk
+            record_change(actor=request.user, action=AuditAction.UPDATE if change else AuditAction.CREATE,
+                          instance=saved, before=before, after=snapshot(saved), source="admin")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TenantScopedAdmin):
+    list_display = ["prefix", "name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "user", "created_at", "last_used_at"]
+    fields = ["user", "name", "prefix", "expires_at", "revoked_at", "created_at", "last_used_at"]
+    write_action = Action.VIEW
+
+    def has_add_permission(self, request):
+        return False  # tokens are created by `manage.py create_api_token` or the API, which show the value once
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(TenantScopedAdmin):
+    read_action = Action.VIEW_AUDIT
+    list_display = ["created_at", "actor_username", "source", "action", "object_type", "object_id", "tenant"]
+    list_filter = ["action", "source", "object_type"]
+    search_fields = ["object_repr", "actor_username", "request_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

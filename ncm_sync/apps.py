@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class NcmSyncConfig(AppConfig):
+    name = "ncm_sync"
+    verbose_name = "NCM mirror and sync"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,68 @@
+"""Admin base: the same `for_user` scoping as the API for non-superuser staff, and audit of every change."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import transaction
+
+from accounts.audit import record_change, snapshot
+from accounts.models import AuditAction
+from accounts.roles import Action
+
+__all__ = ["TenantScopedAdmin"]
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """ModelAdmin whose rows, foreign-key choices and permissions follow the caller's roles."""
+
+    write_action = Action.CHANGE
+    read_action = Action.VIEW
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_user(request.user, self.read_action)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model._default_manager
+        if hasattr(related.all(), "for_user"):
+            kwargs["queryset"] = related.all().for_user(request.user, Action.VIEW)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _may_write(self, request, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        qs = self.model._default_manager.all().for_user(request.user, self.write_action)
+        return qs.filter(pk=obj.pk).exists() if obj is not None else qs.exists() or self.model.__name__ == "Tenant"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff and self._may_write(request, obj)
+
+    def has_add_permission(self, request):
+        return request.user.is_staff and self._may_write(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_staff and self._may_write(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            before = snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
+            super().save_model(request, obj, form, change)
+            if not request.user.is_superuser and not self._may_write(request, obj):
+                raise PermissionError("This change would put the object outside what you may manage.")
+            record_change(
+                actor=request.user, action=AuditAction.UPDATE if change else AuditAction.CREATE, instance=obj,
+                before=before, after=snapshot(obj), source="admin",
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            record_change(actor=request.user, action=AuditAction.DELETE, instance=obj, before=snapshot(obj), source="admin")
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -1,0 +1,42 @@
+"""JSON errors for every API failure: `{"detail": ...}` or `{"field": ["message"]}`, never a stack trace."""
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+def _django_validation_to_drf(exc: DjangoValidationError) -> ValidationError:
+    if hasattr(exc, "error_dict"):
+        return ValidationError({field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()})
+    return ValidationError({"detail": exc.messages})
+
+
+def json_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = _django_validation_to_drf(exc)
+    elif isinstance(exc, ProtectedError):
+        names = sorted({obj._meta.verbose_name_plural for obj in list(exc.protected_objects)[:50]})
+        return Response(
+            {"detail": f"This object is still referenced by {', '.join(map(str, names))}; remove those first."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, IntegrityError):
+        logger.info("Integrity error turned into 409: %s", exc.__class__.__name__)
+        return Response(
+            {"detail": "This conflicts with an existing object (a unique value is already taken)."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, DjangoPermissionDenied) and exc.__class__.__module__.startswith("axes"):
+        return Response({"detail": "Too many failed sign-ins. Try again later."}, status=429)
+    response = exception_handler(exc, context)
+    return response

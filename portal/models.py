@@ -1,0 +1,34 @@
+"""Shared abstract models."""
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from portal.scoping import TenantScopedQuerySet
+
+__all__ = ["TenantOwnedModel", "TimestampedModel"]
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class TenantOwnedModel(models.Model):
+    """A row that belongs to exactly one tenant. Reads go through `objects.for_user(user, action)`."""
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.PROTECT,
+        related_name="%(app_label)s_%(class)s_set",
+        verbose_name=_("tenant"),
+        db_index=True,
+    )
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,69 @@
+"""The one access filter: `Model.objects.for_user(user, action)`.
+
+Every tenant-owned model uses `TenantScopedQuerySet`; models scoped differently (organizations, users,
+memberships, audit events) subclass it and override `for_user`, still building on `allowed_tenants` and
+`allowed_organizations` below. Superusers (platform operators) bypass it explicitly; anonymous or inactive
+users get nothing.
+"""
+from __future__ import annotations
+
+from django.apps import apps
+from django.db import models
+from django.db.models import Q
+
+from accounts.roles import Action, roles_allowing
+
+__all__ = ["TenantScopedQuerySet", "allowed_tenants", "allowed_organizations", "is_operator", "is_anonymous"]
+
+
+def is_anonymous(user) -> bool:
+    return user is None or not getattr(user, "is_authenticated", False) or not user.is_active
+
+
+def is_operator(user) -> bool:
+    return not is_anonymous(user) and user.is_superuser
+
+
+def allowed_tenants(user, action: str = Action.VIEW) -> models.QuerySet:
+    """Tenants on which `user` may perform `action`: via an organization membership or a tenant membership."""
+    Tenant = apps.get_model("accounts", "Tenant")
+    if is_anonymous(user):
+        return Tenant.objects.none()
+    if user.is_superuser:
+        return Tenant.objects.all()
+    roles = roles_allowing(action)
+    Membership = apps.get_model("accounts", "Membership")
+    org_ids = Membership.objects.filter(user=user, organization__isnull=False, role__in=roles).values(
+        "organization_id"
+    )
+    tenant_ids = Membership.objects.filter(user=user, tenant__isnull=False, role__in=roles).values("tenant_id")
+    return Tenant.objects.filter(Q(organization_id__in=org_ids) | Q(id__in=tenant_ids))
+
+
+def allowed_organizations(user, action: str = Action.VIEW) -> models.QuerySet:
+    """Organizations on which `user` holds an organization-level role allowing `action`."""
+    Organization = apps.get_model("accounts", "Organization")
+    if is_anonymous(user):
+        return Organization.objects.none()
+    if user.is_superuser:
+        return Organization.objects.all()
+    Membership = apps.get_model("accounts", "Membership")
+    return Organization.objects.filter(
+        id__in=Membership.objects.filter(
+            user=user, organization__isnull=False, role__in=roles_allowing(action)
+        ).values("organization_id")
+    )
+
+
+class TenantScopedQuerySet(models.QuerySet):
+    """QuerySet of a tenant-owned model. `tenant_lookup` names the path to the owning tenant."""
+
+    tenant_lookup = "tenant"
+
+    def for_user(self, user, action: str = Action.VIEW):
+        if is_anonymous(user):
+            return self.none()
+        if user.is_superuser:
+            return self
+        tenant_ids = allowed_tenants(user, action).values("id")
+        return self.filter(**{f"{self.tenant_lookup}__in": tenant_ids})
