@@ -12,7 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Action, Role
 from portal.models import TenantOwnedModel, TimestampedModel
-from portal.scoping import TenantScopedQuerySet, allowed_organizations, allowed_tenants, is_anonymous
+from portal.scoping import (
+    OrganizationOrTenantScopedQuerySet,
+    TenantScopedQuerySet,
+    allowed_organizations,
+    allowed_tenants,
+    is_anonymous,
+)
 
 __all__ = [
     "Organization",
@@ -162,18 +168,6 @@ class User(AbstractUser):
         verbose_name = _("user")
 
 
-class MembershipQuerySet(TenantScopedQuerySet):
-    def for_user(self, user, action: str = Action.VIEW):
-        if is_anonymous(user):
-            return self.none()
-        if user.is_superuser:
-            return self
-        return self.filter(
-            Q(organization__in=allowed_organizations(user, action).values("id"))
-            | Q(tenant__in=allowed_tenants(user, action).values("id"))
-        )
-
-
 class Membership(TimestampedModel):
     """A role for a user on an organization (all its tenants) or on one tenant (a customer's login)."""
 
@@ -184,7 +178,7 @@ class Membership(TimestampedModel):
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
 
-    objects = MembershipQuerySet.as_manager()
+    objects = OrganizationOrTenantScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from accounts.roles import Action, roles_allowing
 
-__all__ = ["TenantScopedQuerySet", "allowed_tenants", "allowed_organizations", "is_operator", "is_anonymous"]
+__all__ = ["TenantScopedQuerySet", "OrganizationOrTenantScopedQuerySet", "allowed_tenants", "allowed_organizations", "is_operator", "is_anonymous"]
 
 
 def is_anonymous(user) -> bool:
@@ -67,3 +67,19 @@ class TenantScopedQuerySet(models.QuerySet):
             return self
         tenant_ids = allowed_tenants(user, action).values("id")
         return self.filter(**{f"{self.tenant_lookup}__in": tenant_ids})
+
+
+class OrganizationOrTenantScopedQuerySet(TenantScopedQuerySet):
+    """Rows owned either by an organization (so by all its tenants) or by one tenant (memberships, webhooks)."""
+
+    organization_lookup = "organization"
+
+    def for_user(self, user, action: str = Action.VIEW):
+        if is_anonymous(user):
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(
+            Q(**{f"{self.organization_lookup}__in": allowed_organizations(user, action).values("id")})
+            | Q(**{f"{self.tenant_lookup}__in": allowed_tenants(user, action).values("id")})
+        )

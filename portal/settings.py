@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "portal",
     "accounts",
     "ncm_sync",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -300,6 +301,14 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.*": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Static entries; the DatabaseScheduler installs them in its tables at start-up. Exactly one beat runs.
+CELERY_BEAT_SCHEDULE = {
+    "webhooks-dispatch-due-deliveries": {
+        "task": "webhooks.tasks.dispatch_due_webhook_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
