@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 import accounts.api.urls  # noqa: F401  (registers viewsets on the router)
+import ncm_sync.api.urls  # noqa: F401
 import webhooks.api.urls  # noqa: F401
 from portal import health
 from portal.api.router import router

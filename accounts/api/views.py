@@ -1,9 +1,17 @@
 """API views for accounts. Thin: scoping, permissions and audit come from the base viewset."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
 from accounts import filtersets, services
 from accounts.api import serializers
 from accounts.models import ApiToken, AuditEvent, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
+from ncm_sync.api.serializers import SyncRunSerializer
+from ncm_sync.services import request_sync
 from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet
+
 
 
 class OrganizationViewSet(TenantScopedModelViewSet):
@@ -29,6 +37,15 @@ class TenantViewSet(TenantScopedModelViewSet):
 
     def scoped_queryset(self, queryset):
         return queryset.select_related("organization")
+
+    @extend_schema(request=None, responses={202: SyncRunSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.SYNC)
+    def sync(self, request, pk=None):
+        """Start a sync of this tenant's NCM data: 202 with the new run (or the one already queued/running)."""
+        tenant = self.get_object()
+        run, created = request_sync(tenant=tenant, user=request.user)
+        self.audit_action(tenant, "sync", {"sync_run": run.pk, "created": created})
+        return Response(SyncRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED)
 
 
 class UserViewSet(TenantScopedModelViewSet):

@@ -1,0 +1,78 @@
+"""Admin: the mirror and sync runs, read-only (NCM is the source of truth), scoped like the API."""
+from django.contrib import admin
+
+from ncm_sync.models import (
+    Account,
+    Alert,
+    ConfigurationManager,
+    Group,
+    Location,
+    NetDevice,
+    NetDeviceHealth,
+    NetDeviceMetrics,
+    Router,
+    SyncRun,
+)
+from portal.admin import TenantScopedAdmin
+
+
+class ReadOnlyMirrorAdmin(TenantScopedAdmin):
+    list_display = ("ncm_id", "tenant", "last_seen_at", "deleted_at")
+    list_filter = ("tenant",)
+    search_fields = ("ncm_id",)
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Router)
+class RouterAdmin(ReadOnlyMirrorAdmin):
+    list_display = ("name", "ncm_id", "tenant", "state", "product", "firmware", "serial_number", "mac", "deleted_at")
+    list_filter = ("tenant", "state", "product")
+    search_fields = ("name", "ncm_id", "serial_number", "mac")
+
+
+@admin.register(NetDevice)
+class NetDeviceAdmin(ReadOnlyMirrorAdmin):
+    list_display = ("name", "ncm_id", "tenant", "router", "carrier", "connection_state", "deleted_at")
+    list_filter = ("tenant", "carrier", "mode")
+    search_fields = ("name", "ncm_id", "serial", "mac", "iccid", "imei")
+    list_select_related = ("tenant", "router")
+
+
+@admin.register(Group)
+class GroupAdmin(ReadOnlyMirrorAdmin):
+    list_display = ("name", "ncm_id", "tenant", "product", "firmware", "deleted_at")
+    search_fields = ("name", "ncm_id")
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyMirrorAdmin):
+    list_display = ("name", "ncm_id", "tenant", "deleted_at")
+    search_fields = ("name", "ncm_id")
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyMirrorAdmin):
+    list_display = ("type", "ncm_id", "tenant", "ncm_created_at", "friendly_info")
+    list_filter = ("tenant", "type")
+
+
+for model in (Location, NetDeviceHealth, NetDeviceMetrics, ConfigurationManager):
+    admin.site.register(model, ReadOnlyMirrorAdmin)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyMirrorAdmin):
+    list_display = ("id", "tenant", "status", "trigger", "created_at", "started_at", "finished_at", "api_calls",
+                    "created", "updated", "deleted", "unchanged")
+    list_filter = ("status", "tenant")
+    search_fields = ("error",)

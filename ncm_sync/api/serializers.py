@@ -1,0 +1,109 @@
+"""Mirrored NCM rows as the API shows them: NCM's own fields under NCM's names, plus the portal's `id`,
+`tenant`, `ncm_id` (NCM's id, a string) and links to other mirrored rows as portal ids.
+"""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
+from portal.api.serializers import ScopedModelSerializer
+
+MIRROR_FIELDS = ["id", "tenant", "ncm_id", "first_seen_at", "last_seen_at", "deleted_at"]
+
+
+class MirrorSerializer(ScopedModelSerializer):
+    """Read-only. `last_seen_at` of a live row is the later of its last write and the tenant's last
+    complete sync (which listed it unchanged)."""
+
+    last_seen_at = serializers.SerializerMethodField()
+
+    def get_last_seen_at(self, obj) -> str:
+        seen = obj.last_seen_at
+        synced = getattr(obj.tenant, "last_synced_at", None) if obj.deleted_at is None else None
+        if synced and synced > seen:
+            seen = synced
+        return serializers.DateTimeField().to_representation(seen)
+
+    def to_representation(self, instance):
+        portal = super().to_representation(instance)
+        data = {k: v for k, v in (instance.data or {}).items() if k != "id"}
+        data.update(portal)
+        return data
+
+
+class AccountSerializer(MirrorSerializer):
+    class Meta:
+        model = Account
+        fields = MIRROR_FIELDS + ["name", "is_disabled", "parent"]
+        read_only_fields = fields
+
+
+class GroupSerializer(MirrorSerializer):
+    class Meta:
+        model = Group
+        fields = MIRROR_FIELDS + ["name", "account", "product", "firmware"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["product_name"] = data.pop("product", "") if instance.product else ""
+        data["product"] = instance.data.get("product")
+        data["firmware_version"] = data.pop("firmware", "")
+        return data
+
+
+class RouterSerializer(MirrorSerializer):
+    class Meta:
+        model = Router
+        fields = MIRROR_FIELDS + ["name", "serial_number", "mac", "state", "group", "account"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["mac"] = instance.data.get("mac", data.get("mac"))  # NCM's own spelling
+        data["firmware_version"] = instance.firmware
+        return data
+
+
+class NetDeviceSerializer(MirrorSerializer):
+    cellular_health_score = serializers.IntegerField(source="health_score", read_only=True, allow_null=True)
+    cellular_health_category = serializers.CharField(source="health_category", read_only=True, allow_null=True)
+    metrics = serializers.JSONField(source="metrics_data", read_only=True, allow_null=True,
+                                    help_text="NCM net_device_metrics of this device (signal, usage, cell tower).")
+
+    class Meta:
+        model = NetDevice
+        fields = MIRROR_FIELDS + ["name", "router", "carrier", "connection_state", "is_asset", "mode",
+                                  "cellular_health_score", "cellular_health_category", "metrics"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["mac"] = instance.data.get("mac")
+        if isinstance(data.get("metrics"), dict):
+            data["metrics"] = {k: v for k, v in data["metrics"].items() if k not in ("id", "net_device")}
+        return data
+
+
+class LocationSerializer(MirrorSerializer):
+    class Meta:
+        model = Location
+        fields = MIRROR_FIELDS + ["router", "latitude", "longitude", "accuracy", "method"]
+        read_only_fields = fields
+
+
+class AlertSerializer(MirrorSerializer):
+    class Meta:
+        model = Alert
+        fields = MIRROR_FIELDS + ["type", "router", "account", "created_at_timeuuid", "friendly_info"]
+        read_only_fields = fields
+
+
+class SyncRunSerializer(ScopedModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id", "tenant", "status", "trigger", "requested_by", "created_at", "started_at", "finished_at",
+            "api_calls", "created", "updated", "deleted", "unchanged", "resources", "error",
+        ]
+        read_only_fields = fields

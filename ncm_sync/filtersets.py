@@ -1,0 +1,135 @@
+"""Filters for the mirrored NCM data and sync runs (every list also filters by ?tenant=<id>)."""
+import django_filters
+from django.db.models import Q
+
+from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
+from portal.api.filters import TenantFilterSet
+
+
+class MirrorFilterSet(TenantFilterSet):
+    """Tombstoned rows (NCM no longer returns them) are hidden from lists unless ?deleted=true (or any)."""
+
+    ncm_id = django_filters.CharFilter(field_name="ncm_id", help_text="NCM's id.")
+    deleted = django_filters.ChoiceFilter(
+        choices=[("false", "live rows only (default)"), ("true", "deleted rows only"), ("any", "both")],
+        method="filter_deleted", empty_label=None,
+        help_text="Rows NCM no longer returns: false (default), true or any.",
+    )
+    seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+
+    def filter_deleted(self, queryset, name, value):
+        return queryset  # applied in filter_queryset so the default also holds when the parameter is absent
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        value = (self.data.get("deleted") or "").lower()
+        view = getattr(getattr(self.request, "parser_context", None) or {}, "get", lambda *_: None)("view")
+        if value == "true":
+            return queryset.filter(deleted_at__isnull=False)
+        if value == "any" or (view is not None and getattr(view, "action", "list") != "list"):
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
+def _search_ci(fields):
+    def method(queryset, name, value):
+        query = Q()
+        for field in fields:
+            query |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(query)
+
+    return method
+
+
+class AccountFilterSet(MirrorFilterSet):
+    parent = django_filters.NumberFilter(field_name="parent_id")
+
+    class Meta:
+        model = Account
+        fields = {"name": ["exact", "icontains"], "is_disabled": ["exact"]}
+
+
+class GroupFilterSet(MirrorFilterSet):
+    account = django_filters.NumberFilter(field_name="account_id")
+    product = django_filters.CharFilter(field_name="product", lookup_expr="iexact")
+    firmware = django_filters.CharFilter(field_name="firmware", lookup_expr="iexact")
+
+    class Meta:
+        model = Group
+        fields = {"name": ["exact", "icontains"]}
+
+
+class RouterFilterSet(MirrorFilterSet):
+    group = django_filters.NumberFilter(field_name="group_id")
+    account = django_filters.NumberFilter(field_name="account_id")
+    state = django_filters.MultipleChoiceFilter(
+        choices=[(s, s) for s in ("online", "offline", "initialized")], help_text="online, offline, initialized"
+    )
+    product = django_filters.CharFilter(method="filter_product", help_text="Full product name (IBR900-600M) or its start (IBR900).")
+    firmware = django_filters.CharFilter(field_name="firmware", lookup_expr="iexact", help_text="Firmware version, e.g. 7.24.10.")
+    mac = django_filters.CharFilter(method="filter_mac")
+    serial_number = django_filters.CharFilter(field_name="serial_number", lookup_expr="iexact")
+    config_status = django_filters.CharFilter(field_name="config_status")
+    no_group = django_filters.BooleanFilter(field_name="group", lookup_expr="isnull")
+
+    class Meta:
+        model = Router
+        fields = {"name": ["exact", "icontains"]}
+
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(Q(product__iexact=value) | Q(product__istartswith=value + "-") | Q(product_ncm_id=value))
+
+    def filter_mac(self, queryset, name, value):
+        return queryset.filter(mac=value.strip().lower())
+
+
+class NetDeviceFilterSet(MirrorFilterSet):
+    router = django_filters.NumberFilter(field_name="router_id")
+    carrier = django_filters.CharFilter(field_name="carrier", lookup_expr="iexact")
+    connection_state = django_filters.CharFilter(field_name="connection_state", lookup_expr="iexact")
+    health_category = django_filters.CharFilter(
+        field_name="health_category", lookup_expr="iexact", help_text="cellular_health_category: excellent, good, fair, poor"
+    )
+    health_score_below = django_filters.NumberFilter(field_name="health_score", lookup_expr="lt")
+    mac = django_filters.CharFilter(method="filter_mac")
+
+    class Meta:
+        model = NetDevice
+        fields = {"mode": ["exact"], "is_asset": ["exact"], "type": ["exact"], "service_type": ["exact"], "name": ["exact"]}
+
+    def filter_mac(self, queryset, name, value):
+        return queryset.filter(mac=value.strip().lower())
+
+
+class LocationFilterSet(MirrorFilterSet):
+    router = django_filters.NumberFilter(field_name="router_id")
+
+    class Meta:
+        model = Location
+        fields = {"method": ["exact"]}
+
+
+class AlertFilterSet(MirrorFilterSet):
+    router = django_filters.NumberFilter(field_name="router_id")
+    account = django_filters.NumberFilter(field_name="account_id")
+    type = django_filters.MultipleChoiceFilter(field_name="type", choices=[], help_text="Alert type(s).")
+    created_after = django_filters.IsoDateTimeFilter(field_name="ncm_created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="ncm_created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Alert
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any type NCM sends is valid: accept whatever is asked.
+        values = self.data.getlist("type") if hasattr(self.data, "getlist") else []
+        self.filters["type"].extra["choices"] = [(v, v) for v in values]
+
+
+class SyncRunFilterSet(TenantFilterSet):
+    started_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = SyncRun
+        fields = ["status", "trigger"]

@@ -1,0 +1,97 @@
+"""A per-credential NCM call budget shared by every worker through Django's cache (Redis in production).
+
+NCM allows about 500 calls a minute per API key pair (reference/ncm-sdk.md §2.1). Celery's `rate_limit` is per
+worker, so the budget lives in the cache: the minute is cut into ten slots (`window / 10` seconds each) and a
+call is admitted only if the calls counted in the current slot and the ten before it (a span longer than any
+60-second interval can straddle) stay within the limit. `cache.incr` is atomic on Redis, so several workers
+never admit more than the limit between them; a caller over budget takes its increment back and sleeps until
+the oldest slot leaves the span. Bursts up to the whole limit are allowed, so a sync of 110 pages runs at full
+speed while a runaway loop is held to the limit.
+
+The key is derived from the credential's API key ids (hashed), so two tenants using the same NCM keys share
+one budget, and one tenant's traffic never spends another's.
+
+If the cache is down the budget fails open (logged): a sync is more useful than a stuck worker, and NCM itself
+answers 429, which the client honours.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+SLOTS = 10
+
+__all__ = ["RateBudget", "budget_key_for_secrets", "RateBudgetTimeout"]
+
+
+class RateBudgetTimeout(Exception):
+    """Waited longer than `max_wait` for a token."""
+
+
+def budget_key_for_secrets(secrets: dict) -> str:
+    """A stable, non-reversible key for a credential's API key pair (never the secrets themselves)."""
+    material = "\x00".join(str(secrets.get(name, "")) for name in ("cp_api_id", "ecm_api_id"))
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+@dataclass
+class RateBudget:
+    key: str
+    limit: int = 0  # calls per window; 0 -> settings.NCM_RATE_LIMIT_PER_MINUTE
+    window: float = 0  # seconds; 0 -> settings.NCM_RATE_WINDOW_SECONDS (60)
+    max_wait: float = 600.0
+
+    def __post_init__(self):
+        self.limit = int(self.limit or settings.NCM_RATE_LIMIT_PER_MINUTE)
+        self.window = float(self.window or getattr(settings, "NCM_RATE_WINDOW_SECONDS", 60))
+        self.slot = self.window / SLOTS
+        self.waited = 0.0  # seconds spent waiting for tokens (reported by the sync run)
+        self._lock = threading.Lock()
+
+    def _slot_key(self, index: int) -> str:
+        return f"ncm-budget:{self.key}:{int(self.window)}:{index}"
+
+    def try_acquire(self) -> float:
+        """Take a token if one is free: returns 0.0, or the seconds to wait before trying again."""
+        now = time.time()
+        index = int(now // self.slot)
+        current = self._slot_key(index)
+        try:
+            cache.add(current, 0, timeout=int(self.window * 1.2) + 2)
+            count = cache.incr(current)
+            previous = cache.get_many([self._slot_key(i) for i in range(index - SLOTS, index)])
+        except Exception:  # cache unavailable: fail open, NCM's own 429s still apply
+            logger.warning("NCM rate budget unavailable (cache error); admitting the call", exc_info=True)
+            return 0.0
+        total = count + sum(int(v) for v in previous.values())
+        if total <= self.limit:
+            return 0.0
+        try:
+            cache.decr(current)
+        except Exception:
+            pass
+        # The oldest slot in the span leaves it at the start of the next slot.
+        return max(0.01, (index + 1) * self.slot - now) + random.uniform(0, self.slot / 10)
+
+    def acquire(self) -> None:
+        """Block until a token is free (or `max_wait` passes)."""
+        waited = 0.0
+        while True:
+            delay = self.try_acquire()
+            if delay == 0.0:
+                with self._lock:
+                    self.waited += waited
+                return
+            if waited + delay > self.max_wait:
+                raise RateBudgetTimeout(f"NCM rate budget: no free call within {self.max_wait:.0f}s")
+            time.sleep(delay)
+            waited += delay

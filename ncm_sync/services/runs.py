@@ -1,0 +1,207 @@
+"""Sync runs: requesting one (manual or scheduled), running one under the per-tenant lock, and the dispatcher.
+
+- `request_sync` creates a queued `SyncRun` and enqueues it on the `sync` queue after commit, unless the
+  tenant already has a queued or running sync: then that run is returned (`created=False`). Requests for one
+  tenant serialise on the tenant row, and a partial unique index allows one active run per tenant.
+- `sync_tenant` holds a cache lock (`cache.add`, SET NX with a TTL above the task's hard time limit) so two
+  runs of one tenant never overlap, whichever worker picks them up.
+- `dispatch_due_syncs` (beat, every minute) claims due tenants with `select_for_update(skip_locked=True)`,
+  moves `next_sync_at` forward by the interval plus jitter, and requests their syncs.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Credential, Provider, SyncStatus, Tenant
+from ncm_sync.client import (
+    NcmAuthError,
+    NcmError,
+    NcmRateLimited,
+    NcmUnavailable,
+    client_for_credential,
+)
+from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from ncm_sync.ratebudget import RateBudgetTimeout
+from ncm_sync.services.sync import TenantSync
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["request_sync", "sync_tenant", "dispatch_due_syncs", "lock_key", "ACTIVE"]
+
+ACTIVE = (SyncRunStatus.QUEUED, SyncRunStatus.RUNNING)
+
+
+def lock_ttl() -> int:
+    return int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 1800)) + 60
+
+
+def lock_key(tenant_id: int) -> str:
+    return f"ncm-sync-lock:{tenant_id}"
+
+
+def _stale_before():
+    """An active run older than this was lost (worker killed past its hard time limit)."""
+    return timezone.now() - timedelta(seconds=lock_ttl())
+
+
+def _enqueue(run: SyncRun) -> None:
+    from ncm_sync.tasks import sync_tenant_task
+
+    sync_tenant_task.apply_async(args=[run.pk], queue="sync")
+
+
+def request_sync(*, tenant: Tenant, user=None, trigger: str = SyncTrigger.MANUAL, enqueue: bool = True) -> tuple[SyncRun, bool]:
+    """A queued run for `tenant`, or the one already queued or running: returns (run, created)."""
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # serialise requests per tenant
+        active = SyncRun.objects.filter(tenant_id=tenant.pk, status__in=ACTIVE).first()
+        if active is not None:
+            if (active.started_at or active.created_at) > _stale_before():
+                return active, False
+            _finish(active, SyncRunStatus.FAILED, error="The sync was lost (its worker stopped); a new one was started.")
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(
+                    tenant_id=tenant.pk, status=SyncRunStatus.QUEUED, trigger=trigger,
+                    requested_by=user if getattr(user, "pk", None) else None,
+                )
+        except IntegrityError:  # another request won the race (the partial unique index)
+            return SyncRun.objects.get(tenant_id=tenant.pk, status__in=ACTIVE), False
+        Tenant.objects.filter(pk=tenant.pk).exclude(sync_status=SyncStatus.RUNNING).update(sync_status=SyncStatus.QUEUED)
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(run))
+    return run, True
+
+
+def _finish(run: SyncRun, status: str, *, error: str = "", fields: dict | None = None) -> None:
+    run.status = status
+    run.error = error[:2000]
+    run.finished_at = timezone.now()
+    for name, value in (fields or {}).items():
+        setattr(run, name, value)
+    run.save()
+
+
+def _failure_message(exc: BaseException) -> str:
+    if isinstance(exc, NcmAuthError):
+        return (f"NCM rejected the tenant's API keys ({exc.status or 'auth'}): check the NCM credential "
+                "(X-CP-API-ID/KEY, X-ECM-API-ID/KEY). Nothing was changed in the mirror.")
+    if isinstance(exc, NcmRateLimited):
+        return "NCM kept answering 429 (rate limited) after every retry; the next sync will try again. " + exc.message
+    if isinstance(exc, NcmUnavailable):
+        return "NCM is unavailable after every retry; the next sync will try again. " + exc.message
+    if isinstance(exc, RateBudgetTimeout):
+        return f"The credential's NCM call budget stayed exhausted: {exc}"
+    if isinstance(exc, NcmError):
+        return f"NCM error: {exc.message}"
+    return f"Internal error during sync ({type(exc).__name__}); see the worker log."
+
+
+def sync_tenant(*, tenant_id: int, run_id: int | None = None, workers: int = 0, client=None) -> SyncRun:
+    """Run (or create and run) a sync of one tenant under its lock. Never raises for NCM failures."""
+    if run_id is None:
+        run, _created = request_sync(tenant=Tenant.objects.get(pk=tenant_id), trigger=SyncTrigger.MANUAL, enqueue=False)
+    else:
+        run = SyncRun.objects.get(pk=run_id, tenant_id=tenant_id)
+    if run.status not in ACTIVE:
+        return run  # redelivered after it finished: nothing to do
+
+    key = lock_key(tenant_id)
+    if not cache.add(key, run.pk, timeout=lock_ttl()):
+        holder = cache.get(key)
+        if holder is not None and SyncRun.objects.filter(pk=holder, status=SyncRunStatus.RUNNING).exists():
+            # A sync of this tenant is running (this very run, redelivered, or another): never overlap.
+            logger.info("sync of tenant %s already running (run %s); run %s not started again", tenant_id, holder, run.pk)
+            return run
+        cache.delete(key)  # a lock left behind by a run that is no longer running
+        if not cache.add(key, run.pk, timeout=lock_ttl()):
+            return run
+    try:
+        return _run_locked(run, workers=workers, client=client)
+    finally:
+        if cache.get(key) == run.pk:
+            cache.delete(key)
+
+
+def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
+    tenant_id = run.tenant_id
+    run.status = SyncRunStatus.RUNNING
+    run.started_at = timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    Tenant.objects.filter(pk=tenant_id).update(sync_status=SyncStatus.RUNNING)
+    own_client = client is None
+    engine = None
+    try:
+        if client is None:
+            credential = Credential.objects.filter(tenant_id=tenant_id, provider=Provider.NCM).first()
+            if credential is None:
+                raise NcmError("This tenant has no NCM credential; add one before syncing.")
+            client = client_for_credential(credential)
+        engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers)
+        stats = engine.run()
+    except BaseException as exc:  # noqa: BLE001 - recorded on the run; Celery's own exits re-raised
+        if not isinstance(exc, NcmError | RateBudgetTimeout):
+            logger.exception("sync of tenant %s failed", tenant_id)
+        else:
+            logger.warning("sync of tenant %s failed: %s", tenant_id, exc)
+        message = _failure_message(exc)
+        partial = {name: s.as_dict() for name, s in (engine.stats.items() if engine else [])}
+        _finish(run, SyncRunStatus.FAILED, error=message, fields={
+            "api_calls": getattr(client, "calls", 0), "resources": partial, **_totals(partial, deleted=False),
+        })
+        Tenant.objects.filter(pk=tenant_id).update(sync_status=SyncStatus.FAILED, sync_error=message)
+        if not isinstance(exc, Exception):
+            raise
+        return run
+    finally:
+        if own_client and client is not None:
+            client.close()
+    figures = {name: s.as_dict() for name, s in stats.items()}
+    _finish(run, SyncRunStatus.SUCCEEDED, fields={"api_calls": client.calls, "resources": figures, **_totals(figures)})
+    Tenant.objects.filter(pk=tenant_id).update(
+        sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
+    )
+    return run
+
+
+def _totals(figures: dict, deleted: bool = True) -> dict:
+    return {
+        "created": sum(f.get("created", 0) for f in figures.values()),
+        "updated": sum(f.get("updated", 0) for f in figures.values()),
+        "deleted": sum(f.get("deleted", 0) for f in figures.values()) if deleted else 0,
+        "unchanged": sum(f.get("unchanged", 0) for f in figures.values()),
+    }
+
+
+def _jitter(interval: timedelta) -> timedelta:
+    return timedelta(seconds=random.uniform(0, min(interval.total_seconds() * 0.1, 120)))
+
+
+def dispatch_due_syncs(*, now=None, limit: int = 500) -> list[int]:
+    """Request a sync for every tenant whose interval has passed. Returns their ids."""
+    now = now or timezone.now()
+    with_credential = Credential.objects.filter(provider=Provider.NCM).values("tenant_id")
+    with transaction.atomic():
+        due = list(
+            Tenant.objects.select_for_update(skip_locked=True)
+            .filter(Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True), id__in=with_credential)
+            .order_by("next_sync_at")[:limit]
+        )
+        for tenant in due:
+            interval = timedelta(minutes=tenant.sync_interval_minutes)
+            tenant.next_sync_at = now + interval + _jitter(interval)
+            Tenant.objects.filter(pk=tenant.pk).update(next_sync_at=tenant.next_sync_at)
+    started = []
+    for tenant in due:
+        run, created = request_sync(tenant=tenant, trigger=SyncTrigger.SCHEDULE)
+        if created:
+            started.append(tenant.pk)
+    return started
