@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 import accounts.api.urls  # noqa: F401  (registers viewsets on the router)
 import ncm_sync.api.urls  # noqa: F401
+import jobs.api.urls  # noqa: F401
 import webhooks.api.urls  # noqa: F401
 from portal import health
 from portal.api.router import router
@@ -17,5 +18,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("", include("portal.ui_urls")),
+    path("", include("ui.urls")),
 ]

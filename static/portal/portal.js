@@ -1,1 +1,0 @@
-(function(){var b=document.getElementById('theme-toggle');if(!b)return;b.addEventListener('click',function(){var d=document.documentElement;var dark=d.dataset.theme!=='dark';d.dataset.theme=dark?'dark':'light';try{localStorage.setItem('theme',dark?'dark':'light')}catch(e){}});})();

@@ -1,0 +1,66 @@
+"""Scoping for pages: the same `for_user(user, action)` filter as the API. Out of scope is a 404."""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Tenant
+from accounts.roles import Action
+from portal.scoping import allowed_organizations, allowed_tenants
+
+__all__ = ["tenant_or_404", "TenantPermissions", "OrgPermissions", "require"]
+
+
+def tenant_or_404(request, tenant_id, action: str = Action.VIEW) -> Tenant:
+    """The tenant if the user may view it (else 404); then 403 unless `action` is allowed on it."""
+    tenant = get_object_or_404(Tenant.objects.for_user(request.user, Action.VIEW).select_related("organization"), pk=tenant_id)
+    if action != Action.VIEW:
+        require(TenantPermissions(request.user, tenant), action)
+    return tenant
+
+
+def require(perms, action: str) -> None:
+    if not perms.allows(action):
+        raise PermissionDenied(f"Your role does not allow “{Action(action).label}” here.")
+
+
+class TenantPermissions:
+    """`perms.reboot` etc.: whether the user may do an action on one tenant. Cached per request."""
+
+    def __init__(self, user, tenant):
+        self.user = user
+        self.tenant = tenant
+        self._cache: dict[str, bool] = {}
+
+    def allows(self, action: str) -> bool:
+        if action not in self._cache:
+            self._cache[action] = bool(self.tenant) and allowed_tenants(self.user, action).filter(pk=self.tenant.pk).exists()
+        return self._cache[action]
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_") or name not in Action.values:
+            raise AttributeError(name)
+        return self.allows(name)
+
+    def __getitem__(self, name: str) -> bool:
+        return self.allows(name)
+
+
+class OrgPermissions:
+    """Whether the user holds an action on any tenant/organization: what admin links to show."""
+
+    def __init__(self, user):
+        self.user = user
+        self._cache: dict[str, bool] = {}
+
+    def allows(self, action: str) -> bool:
+        if action not in self._cache:
+            self._cache[action] = (
+                allowed_tenants(self.user, action).exists() or allowed_organizations(self.user, action).exists()
+            )
+        return self._cache[action]
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_") or name not in Action.values:
+            raise AttributeError(name)
+        return self.allows(name)

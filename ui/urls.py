@@ -1,0 +1,25 @@
+"""Portal web pages. Mounted at the site root by portal/urls.py."""
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from ui.views import account, overview, tenant
+
+auth_patterns = [
+    # Named without the namespace: Django's LOGIN_URL = "login" and LOGOUT_REDIRECT_URL = "login".
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
+
+page_patterns = [
+    path("", overview.overview, name="overview"),
+    path("switch/", overview.tenant_switch, name="tenant-switch"),
+    path("account/", account.account, name="account"),
+    path("account/password/", account.PasswordChangeView.as_view(), name="password-change"),
+    path("account/2fa/setup/", account.two_factor_setup, name="2fa-setup"),
+    path("account/2fa/verify/", account.two_factor_verify, name="2fa-verify"),
+    path("account/2fa/disable/", account.two_factor_disable, name="2fa-disable"),
+    path("t/<int:tenant_id>/", tenant.tenant_dashboard, name="tenant-dashboard"),
+    path("org/security/", account.org_security, name="org-security"),
+]
+
+urlpatterns = auth_patterns + [path("", include((page_patterns, "ui")))]

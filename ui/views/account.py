@@ -1,0 +1,171 @@
+"""Sign-in extras: TOTP two-factor enrolment and verification, the account page, password change,
+and the organization flag that requires two-factor sign-in for all of an organization's users."""
+from __future__ import annotations
+
+import base64
+import io
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp import devices_for_user
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.audit import record_change, snapshot
+from accounts.models import AuditAction, Organization
+from accounts.roles import Action
+from ui.twofactor import SESSION_PENDING_KEY, requires_two_factor
+
+DEVICE_NAME = "Authenticator app"
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label="6-digit code", max_length=8, min_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True, "pattern": "[0-9 ]*"}),
+    )
+
+    def clean_token(self):
+        return self.cleaned_data["token"].replace(" ", "")
+
+
+def _next_url(request) -> str:
+    target = request.session.pop(SESSION_PENDING_KEY, None) or reverse("ui:overview")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = reverse("ui:overview")
+    return target
+
+
+def _qr_svg(data: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode()
+
+
+@login_required
+def two_factor_verify(request):
+    """Second step of sign-in: a code from a confirmed device."""
+    if request.user.is_verified():
+        return redirect(_next_url(request))
+    devices = list(devices_for_user(request.user, confirmed=True))
+    if not devices:
+        return redirect("ui:2fa-setup")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        for device in devices:
+            if device.verify_token(form.cleaned_data["token"]):
+                otp_login(request, device)
+                return redirect(_next_url(request))
+        throttled = any(not d.verify_is_allowed()[0] for d in devices)
+        form.add_error(
+            "token",
+            "Too many wrong codes: wait a few seconds, then try again." if throttled else "That code is not valid. Check your authenticator app's clock and try again.",
+        )
+    return render(request, "ui/account/2fa_verify.html", {"form": form, "hide_nav": True})
+
+
+@login_required
+def two_factor_setup(request):
+    """Enrol an authenticator app: show a QR code of a new (unconfirmed) TOTP key, confirm it with one code."""
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        if not request.user.is_verified():
+            return redirect("ui:2fa-verify")
+        messages.info(request, "Two-factor sign-in is already on for your account.")
+        return redirect("ui:account")
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=request.user, name=DEVICE_NAME, confirmed=False)
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            record_change(actor=request.user, action=AuditAction.ACTION, instance=request.user, source="ui",
+                          extra={"action": "two_factor_enabled"})
+            messages.success(request, "Two-factor sign-in is on. You will be asked for a code each time you sign in.")
+            return redirect(_next_url(request))
+        form.add_error("token", "That code is not valid. Scan the QR code again and enter the current code.")
+    context = {
+        "form": form,
+        "qr_svg": _qr_svg(device.config_url),
+        "secret": base64.b32encode(device.bin_key).decode().rstrip("="),
+        "required": requires_two_factor(request.user),
+        "hide_nav": not request.user.is_verified() and requires_two_factor(request.user),
+    }
+    return render(request, "ui/account/2fa_setup.html", context)
+
+
+@login_required
+def account(request):
+    devices = TOTPDevice.objects.filter(user=request.user, confirmed=True)
+    return render(request, "ui/account/account.html", {
+        "has_device": devices.exists(),
+        "required": requires_two_factor(request.user),
+        "memberships": request.user.memberships.select_related("organization", "tenant"),
+    })
+
+
+@login_required
+@require_POST
+def two_factor_disable(request):
+    if requires_two_factor(request.user):
+        messages.error(request, "Your organization requires two-factor sign-in; it cannot be turned off.")
+        return redirect("ui:account")
+    form = TokenForm(request.POST)
+    devices = list(devices_for_user(request.user, confirmed=True))
+    if form.is_valid() and any(d.verify_token(form.cleaned_data["token"]) for d in devices):
+        TOTPDevice.objects.filter(user=request.user).delete()
+        record_change(actor=request.user, action=AuditAction.ACTION, instance=request.user, source="ui",
+                      extra={"action": "two_factor_disabled"})
+        messages.success(request, "Two-factor sign-in is off.")
+    else:
+        messages.error(request, "Enter a current code from your authenticator app to turn two-factor sign-in off.")
+    return redirect("ui:account")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "ui/account/password_change.html"
+    success_url = reverse_lazy("ui:account")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        record_change(actor=self.request.user, action=AuditAction.ACTION, instance=self.request.user, source="ui",
+                      extra={"action": "password_changed"})
+        messages.success(self.request, "Your password was changed.")
+        return response
+
+
+#
+# Organization sign-in security (organization admins)
+#
+@login_required
+def org_security(request):
+    from portal.scoping import allowed_organizations
+
+    orgs = allowed_organizations(request.user, Action.MANAGE_USERS).order_by("name")
+    if not orgs.exists():
+        raise PermissionDenied("Only organization admins manage sign-in security.")
+    if request.method == "POST":
+        org = get_object_or_404(Organization.objects.for_user(request.user, Action.MANAGE_USERS), pk=request.POST.get("organization"))
+        before = snapshot(org)
+        org.require_two_factor = request.POST.get("require_two_factor") == "on"
+        org.save(update_fields=["require_two_factor", "updated_at"])
+        record_change(actor=request.user, action=AuditAction.UPDATE, instance=org, before=before, after=snapshot(org), source="ui")
+        messages.success(
+            request,
+            f"Two-factor sign-in is now {'required' if org.require_two_factor else 'optional'} for users of {org.name}.",
+        )
+        return redirect("ui:org-security")
+    return render(request, "ui/account/org_security.html", {"orgs": orgs})

@@ -1,0 +1,116 @@
+"""MSP overview: one row per tenant in scope, with fleet figures and sync freshness."""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import SyncStatus, Tenant
+from accounts.roles import Action
+from ui import selectors
+from ui.tables import Column, DataTable, Grouping
+from ui.templatetags.ui import ago, badge
+
+
+def _tenant_link(t):
+    return format_html('<a href="{}">{}</a>', reverse("ui:tenant-dashboard", args=[t.pk]), t.name)
+
+
+def _sync_cell(t):
+    stale = selectors.is_stale(t)
+    return format_html(
+        '{} <span class="muted" title="{}">{}</span>{}',
+        badge(t.sync_status, t.get_sync_status_display()),
+        t.last_synced_at.isoformat() if t.last_synced_at else "",
+        ago(t.last_synced_at),
+        format_html(' <span class="badge warn" title="No successful sync for over two intervals">stale</span>') if stale else "",
+    )
+
+
+def _num(attr, css_bad=False):
+    def render(t):
+        value = getattr(t, attr, None)
+        if value is None:
+            return format_html('<span class="muted">—</span>')
+        if css_bad and value:
+            return format_html('<span class="badge bad">{}</span>', value)
+        return format_html("{}", value)
+    return render
+
+
+@login_required
+def overview(request):
+    qs = selectors.overview_tenants(request.user)
+    has_figures = "routers_online" in qs.query.annotations
+    filters = {
+        "status": lambda q, v: q.filter(sync_status=v) if v in selectors.SYNC_STATUS_FILTERS else q,
+        "stale": lambda q, v: q.filter(pk__in=selectors.stale_tenant_ids(q)) if v == "1" else q,
+    }
+    if has_figures:
+        filters["offline"] = lambda q, v: q.filter(routers_offline__gt=0) if v == "1" else q
+        filters["alerting"] = lambda q, v: q.filter(alerts_open__gt=0) if v == "1" else q
+        filters["poor"] = lambda q, v: q.filter(modems_poor__gt=0) if v == "1" else q
+    columns = [
+        Column("name", "Tenant", value="name", order_by="name", render=_tenant_link),
+        Column("organization", "Organization", value="organization.name", order_by="organization__name"),
+    ]
+    if has_figures:
+        columns += [
+            Column("routers", "Routers", value="routers_total", order_by="routers_total", css="num", clickable=False),
+            Column("online", "Online", value="routers_online", order_by="routers_online", css="num", clickable=False),
+            Column("offline", "Offline", value="routers_offline", order_by="routers_offline", css="num",
+                   render=_num("routers_offline", True), clickable=False),
+            Column("alerts", "Alerts open", value="alerts_open", order_by="alerts_open", css="num",
+                   render=_num("alerts_open", True), clickable=False),
+            Column("poor", "Poor modems", value="modems_poor", order_by="modems_poor", css="num",
+                   render=_num("modems_poor", True), clickable=False),
+        ]
+    columns += [
+        Column("sync", "Last sync", value=lambda t: t.last_synced_at.isoformat() if t.last_synced_at else "never",
+               order_by="last_synced_at", render=_sync_cell, clickable=False),
+        Column("status", "Sync status", value="sync_status", order_by="sync_status", export=True,
+               render=lambda t: badge(t.sync_status, t.get_sync_status_display())),
+        Column("stale", "Stale", value=lambda t: "yes" if selectors.is_stale(t) else "no", export=True, clickable=False,
+               render=lambda t: format_html('<span class="badge warn">stale</span>') if selectors.is_stale(t) else format_html('<span class="badge ok">fresh</span>')),
+        Column("error", "Last error", value="sync_error", render=lambda t: format_html('<span class="error">{}</span>', t.sync_error[:160]) if t.sync_error else ""),
+    ]
+    table = DataTable(
+        request, qs, columns, table_id="tenants-table", title="MSP overview", export_name="msp-overview",
+        search_fields=["name", "slug", "organization__name"], default_sort="name", filters=filters,
+        groupings=[Grouping("organization", "Organization", "organization__name"),
+                   Grouping("status", "Sync status", "sync_status")],
+        empty_message="No tenants in your scope yet. An organization admin adds tenants and gives you a membership.",
+    )
+    export = table.export_response()
+    if export:
+        return export
+    base = selectors.overview_tenants(request.user)
+    stale_ids = selectors.stale_tenant_ids(base)
+    cards = [
+        {"label": "Tenants", "value": base.count(), "url": "?", "active": not table.active_filters, "css": "primary", "key": "all"},
+        {"label": "Stale data", "value": len(stale_ids), "url": "?stale=1", "active": table.active_filters.get("stale") == "1", "css": "warn", "key": "stale"},
+        {"label": "Sync failed", "value": base.filter(sync_status=SyncStatus.FAILED).count(), "url": "?status=failed",
+         "active": table.active_filters.get("status") == "failed", "css": "bad", "key": "failed"},
+    ]
+    if has_figures:
+        totals = selectors.overview_totals(base)
+        cards[1:1] = [
+            {"label": "Routers online", "value": totals["online"], "url": "?", "active": False, "css": "ok", "key": "online"},
+            {"label": "Tenants with offline routers", "value": totals["tenants_offline"], "url": "?offline=1",
+             "active": table.active_filters.get("offline") == "1", "css": "bad", "key": "offline",
+             "hint": f"{totals['offline']} routers offline"},
+            {"label": "Tenants alerting", "value": totals["tenants_alerting"], "url": "?alerting=1",
+             "active": table.active_filters.get("alerting") == "1", "css": "warn", "key": "alerting"},
+            {"label": "Tenants with poor modems", "value": totals["tenants_poor"], "url": "?poor=1",
+             "active": table.active_filters.get("poor") == "1", "css": "warn", "key": "poor"},
+        ]
+    return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants"})
+
+
+@login_required
+def tenant_switch(request):
+    tenant_id = request.GET.get("tenant")
+    if tenant_id and tenant_id.isdigit() and Tenant.objects.for_user(request.user, Action.VIEW).filter(pk=tenant_id).exists():
+        return redirect("ui:tenant-dashboard", tenant_id=int(tenant_id))
+    return redirect("ui:overview")
