@@ -60,7 +60,6 @@ INSTALLED_APPS = [
     "accounts",
     "ncm_sync",
     "webhooks",
-    "jobs",
     "ui",
 ]
 
@@ -183,9 +182,6 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 NCM_CONNECT_TIMEOUT = float(os.environ.get("NCM_CONNECT_TIMEOUT", "5"))
 NCM_READ_TIMEOUT = float(os.environ.get("NCM_READ_TIMEOUT", "30"))
 NCM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("NCM_RATE_LIMIT_PER_MINUTE", "500"))
-# Jobs: drainer tasks per job, and job items in flight per tenant across all workers.
-JOBS_PARALLEL_PER_JOB = int(os.environ.get("JOBS_PARALLEL_PER_JOB", "4"))
-JOBS_MAX_IN_FLIGHT_PER_TENANT = int(os.environ.get("JOBS_MAX_IN_FLIGHT_PER_TENANT", "8"))
 
 #
 # Internationalisation
@@ -311,11 +307,6 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Static entries; the DatabaseScheduler installs them in its tables at start-up. Exactly one beat runs.
 CELERY_BEAT_SCHEDULE = {
-    "jobs-resume-stalled": {
-        "task": "jobs.tasks.resume_stalled_jobs_task",
-        "schedule": 60.0,
-        "options": {"expires": 55, "queue": "bulk"},
-    },
     "webhooks-dispatch-due-deliveries": {
         "task": "webhooks.tasks.dispatch_due_webhook_deliveries",
         "schedule": 60.0,
