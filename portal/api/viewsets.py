@@ -52,6 +52,9 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     write_action: str = Action.CHANGE
     # Set per custom action through @action(required_action=...); DRF passes it as an init kwarg.
     required_action: str | None = None
+    write_any_of: tuple[str, ...] = ()
+    # The service audits its own writes (jobs): the base class then doesn't, so nothing is logged twice.
+    audited_by_service: bool = False
     # Only platform operators create objects of this kind (e.g. organizations).
     create_requires_operator: bool = False
     audit_source = "api"
@@ -78,7 +81,11 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         action = self.action_for_request()
         # Detail routes are checked in get_object(): an object outside the read scope answers 404 first.
         is_detail = (self.lookup_url_kwarg or self.lookup_field) in self.kwargs
-        if action != Action.VIEW and not is_detail and not user_has_action_anywhere(request.user, action):
+        # Some resources admit a write for any of several actions, narrowed per object by for_user (jobs).
+        candidates = self.write_any_of if (action == self.write_action and self.write_any_of) else (action,)
+        if action != Action.VIEW and not is_detail and not any(
+            user_has_action_anywhere(request.user, candidate) for candidate in candidates
+        ):
             raise PermissionDenied(f"Your role does not allow '{action}'.")
         if self.create_requires_operator and self.action == "create" and not request.user.is_superuser:
             raise PermissionDenied("Only a platform operator can create this.")
@@ -125,8 +132,10 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     def perform_create(self, serializer):
         with transaction.atomic():
             instance = self.perform_save(serializer)
+            serializer.instance = instance
             self._recheck(instance)
-            record_change(actor=self.request.user, action=AuditAction.CREATE, instance=instance, source=self.audit_source)
+            if not self.audited_by_service:
+                record_change(actor=self.request.user, action=AuditAction.CREATE, instance=instance, source=self.audit_source)
 
     def perform_update(self, serializer):
         with transaction.atomic():

@@ -1,0 +1,76 @@
+"""Job serializers: validation of shape only; targets, parameters and roles are checked by jobs.services."""
+from rest_framework import serializers
+
+from jobs.models import Job, JobItem, JobKind, MaintenanceWindow, SpeedTestResult
+from portal.api.serializers import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
+from accounts.models import Tenant
+
+
+class JobItemSerializer(ScopedModelSerializer):
+    class Meta:
+        model = JobItem
+        fields = ["id", "job", "tenant", "router", "group", "status", "error", "result", "ncm_ref", "dispatched_at", "finished_at"]
+        read_only_fields = fields
+
+
+class JobRequestSerializer(serializers.Serializer):
+    """The body of POST /jobs/ and /jobs/preview/."""
+
+    tenant = ScopedPrimaryKeyRelatedField(queryset=Tenant.objects.all())
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    routers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
+    groups = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
+    parameters = serializers.JSONField(required=False, default=dict)
+    scheduled_for = serializers.DateTimeField(
+        required=False, allow_null=True, default_timezone=None,
+        help_text="ISO 8601. Without an offset it is wall-clock time in the tenant's time zone.",
+    )
+    wait_for_window = serializers.BooleanField(required=False, default=False)
+
+    def validate_parameters(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("An object is required.")
+        return value
+
+
+class JobSerializer(ScopedModelSerializer):
+    items = JobItemSerializer(many=True, read_only=True)
+    routers = serializers.ListField(source="target_router_ids", read_only=True)
+    groups = serializers.ListField(source="target_group_ids", read_only=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "counts", "scheduled_for",
+                  "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of", "items"]
+        read_only_fields = fields
+
+
+class JobListSerializer(JobSerializer):
+    class Meta(JobSerializer.Meta):
+        fields = [f for f in JobSerializer.Meta.fields if f != "items"]
+        read_only_fields = fields
+
+
+class RetryFailedSerializer(serializers.Serializer):
+    include_unknown = serializers.BooleanField(
+        default=False, help_text="Also retry items whose outcome is unknown (they may already have been applied)."
+    )
+
+
+class SpeedTestResultSerializer(ScopedModelSerializer):
+    class Meta:
+        model = SpeedTestResult
+        fields = ["id", "tenant", "job", "router", "net_device", "created_at", "test_type", "state", "download_mbps",
+                  "upload_mbps", "latency_ms", "raw"]
+        read_only_fields = fields
+
+
+class MaintenanceWindowSerializer(ScopedModelSerializer):
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["id", "tenant", "name", "weekday", "start_time", "duration_minutes", "enabled"]
+
+    def validate_weekday(self, value):
+        if value > 6:
+            raise serializers.ValidationError("0 (Monday) to 6 (Sunday).")
+        return value

@@ -1,0 +1,110 @@
+"""Jobs API: create, preview, cancel, retry failed; items, speed test history, maintenance windows."""
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.roles import Action
+from jobs import filtersets, services
+from jobs.api import serializers
+from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
+from jobs.preview import job_preview
+from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet, TenantScopedViewSet
+
+
+class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
+    """Bulk reboots, speed tests and config pushes. Roles: reboot and config_push need full_access or admin;
+    speed_test also diagnostic."""
+
+    queryset = Job.objects.all()
+    filterset_class = filtersets.JobFilterSet
+    ordering_fields = ["created_at", "id", "status"]
+    # Operating a job needs the action of its kind (jobs.models.JobQuerySet); any of them admits the request.
+    write_action = Action.CHANGE
+    write_any_of = (Action.REBOOT, Action.SPEED_TEST, Action.PUSH_CONFIG)
+    audited_by_service = True
+
+    def get_serializer_class(self):
+        if self.action in ("create", "preview"):
+            return serializers.JobRequestSerializer
+        if self.action == "list":
+            return serializers.JobListSerializer
+        if self.action == "retry_failed":
+            return serializers.RetryFailedSerializer
+        return serializers.JobSerializer
+
+    def scoped_queryset(self, queryset):
+        if self.action == "retrieve":
+            return queryset.prefetch_related(Prefetch("items", queryset=JobItem.objects.order_by("id")))
+        return queryset
+
+    def perform_save(self, serializer):
+        data = serializer.validated_data
+        return services.job_create(
+            user=self.request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
+            group_ids=data["groups"], parameters=data["parameters"], scheduled_for=data.get("scheduled_for"),
+            wait_for_window=data["wait_for_window"],
+        )
+
+    @extend_schema(request=serializers.JobRequestSerializer, responses={201: serializers.JobSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        job = Job.objects.prefetch_related("items").get(pk=serializer.instance.pk)
+        return Response(serializers.JobSerializer(job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.JobRequestSerializer, responses={200: dict})
+    @action(detail=False, methods=["post"], required_action=Action.VIEW)
+    def preview(self, request):
+        """Per target, what the job would do. Sends nothing to NCM."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(job_preview(
+            user=request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
+            group_ids=data["groups"], parameters=data["parameters"],
+        ))
+
+    @extend_schema(request=None, responses={200: serializers.JobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def cancel(self, request, pk=None):
+        job = services.job_cancel(job=self.get_object(), user=request.user)
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=serializers.RetryFailedSerializer, responses={201: serializers.JobSerializer})
+    @action(detail=True, methods=["post"], url_path="retry-failed", required_action=Action.CHANGE)
+    def retry_failed(self, request, pk=None):
+        job = self.get_object()
+        options = serializers.RetryFailedSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        new_job = services.job_retry_failed(job=job, user=request.user, include_unknown=options.validated_data["include_unknown"])
+        return Response(serializers.JobSerializer(new_job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+
+
+class JobItemViewSet(TenantScopedReadOnlyViewSet):
+    """Job items across jobs (one per target), filterable by job, router and status."""
+
+    queryset = JobItem.objects.all()
+    serializer_class = serializers.JobItemSerializer
+    filterset_class = filtersets.JobItemFilterSet
+    ordering_fields = ["id", "status", "finished_at"]
+
+
+class SpeedTestResultViewSet(TenantScopedReadOnlyViewSet):
+    """Speed test history per modem."""
+
+    queryset = SpeedTestResult.objects.all()
+    serializer_class = serializers.SpeedTestResultSerializer
+    filterset_class = filtersets.SpeedTestResultFilterSet
+    ordering_fields = ["created_at", "download_mbps", "upload_mbps", "latency_ms"]
+
+
+class MaintenanceWindowViewSet(TenantScopedModelViewSet):
+    """Weekly maintenance windows (tenant's time zone) that waiting jobs run in."""
+
+    queryset = MaintenanceWindow.objects.all()
+    serializer_class = serializers.MaintenanceWindowSerializer
+    filterset_class = filtersets.MaintenanceWindowFilterSet
+    ordering_fields = ["weekday", "start_time"]

@@ -1,0 +1,166 @@
+"""Queued jobs on a tenant's devices: bulk reboots, speed tests, config pushes; one item per target."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Action
+from portal.models import TenantOwnedModel
+from portal.scoping import TenantScopedQuerySet, allowed_tenants, is_anonymous
+
+__all__ = [
+    "JobKind", "JobStatus", "ItemStatus", "Job", "JobItem", "JobLogEntry", "SpeedTestResult", "MaintenanceWindow",
+    "KIND_ACTIONS", "TERMINAL_ITEM_STATUSES",
+]
+
+
+class JobKind(models.TextChoices):
+    REBOOT = "reboot", _("Reboot")
+    SPEED_TEST = "speed_test", _("Speed test")
+    CONFIG_PUSH = "config_push", _("Config push")
+
+
+# The role action each kind needs.
+KIND_ACTIONS = {JobKind.REBOOT: Action.REBOOT, JobKind.SPEED_TEST: Action.SPEED_TEST, JobKind.CONFIG_PUSH: Action.PUSH_CONFIG}
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SCHEDULED = "scheduled", _("Scheduled")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    PARTIAL = "partial", _("Partially succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DISPATCHED = "dispatched", _("Dispatched")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown outcome")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED = "skipped", _("Skipped")
+
+
+TERMINAL_ITEM_STATUSES = frozenset(
+    {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.UNKNOWN, ItemStatus.CANCELLED, ItemStatus.SKIPPED}
+)
+TERMINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobQuerySet(TenantScopedQuerySet):
+    def for_user(self, user, action: str = Action.VIEW):
+        """`view` reads jobs of the tenant; `change` (operate: cancel, retry, create) needs the kind's action."""
+        if action != Action.CHANGE or is_anonymous(user) or user.is_superuser:
+            return super().for_user(user, action)
+        allowed = Q()
+        for kind, kind_action in KIND_ACTIONS.items():
+            allowed |= Q(kind=kind, **{f"{self.tenant_lookup}__in": allowed_tenants(user, kind_action).values("id")})
+        return self.filter(allowed)
+
+
+class Job(TenantOwnedModel):
+    """A bulk action on a tenant's routers or groups. Items are created when the job starts."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
+    status = models.CharField(_("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    # Targets as requested (portal ids); groups expand to their routers when the job starts.
+    target_router_ids = models.JSONField(default=list, blank=True)
+    target_group_ids = models.JSONField(default=list, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True, db_index=True)
+    wait_for_window = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} job #{self.pk} ({self.status})"
+
+
+class JobItem(TenantOwnedModel):
+    """One target of a job: a router (reboot, speed test, config push) or a group (group config push)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    router = models.ForeignKey("ncm_sync.Router", null=True, blank=True, on_delete=models.SET_NULL, related_name="job_items")
+    group = models.ForeignKey("ncm_sync.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="job_items")
+    status = models.CharField(max_length=12, choices=ItemStatus.choices, default=ItemStatus.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    ncm_ref = models.CharField(max_length=64, blank=True, help_text=_("NCM id of the request (e.g. the speed_test job)."))
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "router"], condition=Q(router__isnull=False), name="jobitem_unique_router"),
+            models.UniqueConstraint(fields=["job", "group"], condition=Q(group__isnull=False), name="jobitem_unique_group"),
+        ]
+        indexes = [models.Index(fields=["job", "status"])]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} of job {self.job_id} ({self.status})"
+
+
+class JobLogEntry(TenantOwnedModel):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="log")
+    item = models.ForeignKey(JobItem, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=10, default="info")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job", "created_at"])]
+
+
+class SpeedTestResult(TenantOwnedModel):
+    """One modem's speed test outcome, kept as history per modem."""
+
+    job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="speed_results")
+    router = models.ForeignKey("ncm_sync.Router", null=True, on_delete=models.SET_NULL, related_name="+")
+    net_device = models.ForeignKey("ncm_sync.NetDevice", null=True, on_delete=models.SET_NULL, related_name="speed_tests")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    test_type = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=20, blank=True)
+    download_mbps = models.FloatField(null=True, blank=True)
+    upload_mbps = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    raw = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class MaintenanceWindow(TenantOwnedModel):
+    """A weekly window, in the tenant's time zone, in which waiting jobs may run."""
+
+    name = models.CharField(max_length=100, blank=True)
+    weekday = models.PositiveSmallIntegerField(help_text=_("0 = Monday … 6 = Sunday"))
+    start_time = models.TimeField()
+    duration_minutes = models.PositiveIntegerField(default=120)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["tenant_id", "weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="window_weekday_range"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=1) & Q(duration_minutes__lte=10080), name="window_duration_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"window {self.pk}"

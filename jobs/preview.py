@@ -1,0 +1,81 @@
+"""What a job would do, per target, before anything is sent to NCM.
+
+For config pushes: each target's current group and individual configuration (from the mirror), the
+configuration after the push, where each resulting value comes from, and the validation errors NCM's rules
+predict (ncm_config, the same rules the simulator enforces). Passwords are masked throughout.
+"""
+from __future__ import annotations
+
+import ncm_config
+from jobs.models import JobKind
+from jobs.services import resolve_targets, validate_parameters
+from ncm_sync.models import ConfigurationManager, NetDevice, Router
+
+__all__ = ["job_preview"]
+
+
+def _layer(data: dict | None) -> list:
+    return ncm_config.normalize((data or {}).get("configuration") or [{}, []])
+
+
+def _router_summary(router: Router) -> dict:
+    return {"router": router.pk, "name": router.name, "state": router.state, "ncm_id": router.ncm_id}
+
+
+def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, parameters=None) -> dict:
+    parameters = validate_parameters(kind, parameters)  # a malformed or rejected diff is a 400 here
+    routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
+    targets: list[dict] = []
+    if kind in (JobKind.REBOOT, JobKind.SPEED_TEST):
+        members = list(
+            Router.objects.filter(tenant=tenant, group__in=groups, deleted_at__isnull=True).exclude(pk__in=[r.pk for r in routers])
+        )
+        all_routers = routers + members
+        modems: dict[int, list[str]] = {}
+        if kind == JobKind.SPEED_TEST:
+            for router_id, ncm_id in NetDevice.objects.filter(
+                tenant=tenant, router__in=all_routers, deleted_at__isnull=True, mode="wan"
+            ).exclude(type="ethernet").values_list("router_id", "ncm_id"):
+                modems.setdefault(router_id, []).append(ncm_id)
+        for router in all_routers:
+            entry = _router_summary(router)
+            if kind == JobKind.REBOOT:
+                entry["action"] = "reboot"
+                if router.state != "online":
+                    entry["warning"] = "The router is not online: NCM drops reboot requests for offline routers."
+            else:
+                entry["modems"] = modems.get(router.pk, [])
+                entry["action"] = "speed_test" if entry["modems"] else "skip (no cellular modem)"
+            targets.append(entry)
+        return {"kind": kind, "parameters": parameters, "targets": targets, "errors": []}
+
+    diff, mode = parameters["diff"], parameters["mode"]
+    errors = ncm_config.validate_diff(diff)
+    managers = {
+        cm.router_id: cm for cm in ConfigurationManager.objects.filter(tenant=tenant, router__in=routers, deleted_at__isnull=True)
+    }
+    for router in routers:
+        group_layer = _layer(router.group.data if router.group_id else None)
+        manager = managers.get(router.pk)
+        current = _layer(manager.data if manager else None)
+        after = ncm_config.apply_put(diff, current) if mode == "put" else ncm_config.apply_patch(current, diff)
+        merged, origins = ncm_config.merge_layers(group_layer, after)
+        targets.append({
+            **_router_summary(router),
+            "configuration_manager": manager.ncm_id if manager else None,
+            "current": {"group": ncm_config.mask_passwords(group_layer), "individual": ncm_config.mask_passwords(current)},
+            "after": {"individual": ncm_config.mask_passwords(after), "merged": ncm_config.mask_passwords(merged),
+                      "origins": origins},
+            "errors": errors,
+        })
+    for group in groups:
+        current = _layer(group.data)
+        after = ncm_config.apply_put(diff, current) if mode == "put" else ncm_config.apply_patch(current, diff)
+        targets.append({
+            "group": group.pk, "name": group.name, "ncm_id": group.ncm_id,
+            "current": {"group": ncm_config.mask_passwords(current)},
+            "after": {"group": ncm_config.mask_passwords(after)},
+            "routers_affected": group.routers.filter(deleted_at__isnull=True).count(),
+            "errors": errors,
+        })
+    return {"kind": kind, "parameters": {"mode": mode, "diff": ncm_config.mask_passwords(diff)}, "targets": targets, "errors": errors}

@@ -1,0 +1,354 @@
+"""Execution of job items against NCM.
+
+Safety rules (a router must never be rebooted twice):
+- an item is claimed and marked `dispatched` in its own committed transaction *before* the NCM call;
+- only `pending` items are ever claimed, so a redelivered task, a second worker or a restarted one never
+  re-sends a dispatched item;
+- an outcome NCM did not confirm (timeout, reset, 5xx) makes the item `unknown`, never a retry; a
+  dispatched item whose worker died is reaped to `unknown` after a lease;
+- only requests NCM provably refused before acting (429, connection refused) go back to `pending`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Credential
+from jobs import services
+from jobs.concurrency import TenantSlots
+from jobs.models import ItemStatus, Job, JobItem, JobKind, JobStatus, SpeedTestResult
+from ncm_sync.client import (
+    NcmAmbiguousWriteError,
+    NcmError,
+    NcmRateLimited,
+    NcmUnavailable,
+    client_for_credential,
+)
+from ncm_sync.models import ConfigurationManager, NetDevice
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["run_job", "reap_stale_items", "run_speed_test", "poll_speed_test", "resume_stalled_jobs"]
+
+# A dispatched item older than this has lost its worker: its outcome is unknown.
+DISPATCH_LEASE = timedelta(seconds=settings.NCM_CONNECT_TIMEOUT + settings.NCM_READ_TIMEOUT + 30)
+# Requests NCM refused before acting (429, connection refused) go back to pending at most this often.
+MAX_REQUEUES = 5
+SPEED_TEST_CHUNK = 10_000
+SPEED_TEST_TIMEOUT = timedelta(minutes=20)
+
+
+def _client(job: Job):
+    credential = Credential.objects.filter(tenant_id=job.tenant_id, provider="ncm").first()
+    if credential is None:
+        return None
+    return client_for_credential(credential)
+
+
+def _claim_next(job_id: int) -> JobItem | None:
+    """Take the next pending item and mark it dispatched, committed before anything is sent."""
+    with transaction.atomic():
+        job_status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        if job_status != JobStatus.RUNNING:
+            return None
+        item = (
+            JobItem.objects.select_for_update(skip_locked=True)
+            .select_related("router", "group", "job")
+            .filter(job_id=job_id, status=ItemStatus.PENDING)
+            .order_by("id")
+            .first()
+        )
+        if item is None:
+            return None
+        item.status, item.dispatched_at = ItemStatus.DISPATCHED, timezone.now()
+        item.save(update_fields=["status", "dispatched_at"])
+        return item
+
+
+def _record(item: JobItem, status: str, *, error: str = "", result=None) -> None:
+    """Record an outcome, unless the item was meanwhile settled (a reaped item accepts its real outcome)."""
+    JobItem.objects.filter(pk=item.pk, status__in=[ItemStatus.DISPATCHED, ItemStatus.UNKNOWN]).update(
+        status=status, error=error[:4000], result=result, finished_at=timezone.now()
+    )
+    services.job_update_counts(item.job_id)
+
+
+def _requeue(item: JobItem, reason: str) -> bool:
+    """Put an item NCM refused before acting back to pending; False once it has been requeued enough."""
+    requeues = (item.result or {}).get("requeues", 0) + 1
+    if requeues > MAX_REQUEUES:
+        return False
+    JobItem.objects.filter(pk=item.pk, status=ItemStatus.DISPATCHED).update(
+        status=ItemStatus.PENDING, dispatched_at=None, result={"requeues": requeues, "last": reason}
+    )
+    return True
+
+
+def _send(client, item: JobItem) -> dict | None:
+    job = item.job
+    if job.kind == JobKind.REBOOT:
+        response = client.post("reboot_activity", {"router": client.url_for("routers", item.router.ncm_id)})
+        return {"reboot_activity": response}
+    if job.kind == JobKind.CONFIG_PUSH:
+        body = {"configuration": job.parameters["diff"]}
+        write = client.patch if job.parameters.get("mode", "patch") == "patch" else client.put
+        if item.group_id:
+            response = write("groups", item.group.ncm_id, body)
+        else:
+            manager_id = _configuration_manager_id(client, item)
+            response = write("configuration_managers", manager_id, body)
+        version = response.get("version_number") if isinstance(response, dict) else None
+        return {"version_number": version}
+    raise ValueError(f"{job.kind} items are not sent one by one")
+
+
+def _configuration_manager_id(client, item: JobItem) -> str:
+    """The router's configuration manager id: mirrored, else looked up. Never assumed to be the router id."""
+    mirrored = (
+        ConfigurationManager.objects.filter(tenant_id=item.tenant_id, router_id=item.router_id, deleted_at__isnull=True)
+        .values_list("ncm_id", flat=True).first()
+    )
+    if mirrored:
+        return mirrored
+    found = client.list("configuration_managers", **{"router.id": item.router.ncm_id, "fields": "id,router"})
+    found = [cm for cm in found if str(cm.get("router", "")).rstrip("/").rsplit("/", 1)[-1] == str(item.router.ncm_id)] or found
+    if len(found) != 1:
+        raise NcmError(f"NCM has no single configuration manager for router {item.router.ncm_id}.")
+    return str(found[0]["id"])
+
+
+def run_job(job_id: int, *, max_seconds: float = 240) -> bool:
+    """Work through a job's pending items inside the tenant's in-flight cap. Returns True when more remain."""
+    job = Job.objects.select_related("tenant").get(pk=job_id)
+    if job.kind == JobKind.SPEED_TEST:
+        run_speed_test(job_id)
+        return False
+    client = _client(job)
+    if client is None:
+        _fail_all_pending(job, "The tenant has no NCM credential.")
+        services.job_finish_if_done(job_id)
+        return False
+    slots = TenantSlots(job.tenant_id)
+    deadline = time.monotonic() + max_seconds
+    with client:
+        while time.monotonic() < deadline:
+            slot = slots.acquire()
+            if slot is None:
+                return True  # the tenant's cap is in use: come back shortly
+            try:
+                item = _claim_next(job_id)
+                if item is None:
+                    break
+                _run_item(client, item)
+            finally:
+                slots.release(slot)
+        else:
+            return True
+    reap_stale_items(job_id)
+    services.job_finish_if_done(job_id)
+    return JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING).exists()
+
+
+def _run_item(client, item: JobItem) -> None:
+    try:
+        result = _send(client, item)
+    except NcmAmbiguousWriteError as exc:
+        _record(item, ItemStatus.UNKNOWN, error=f"{exc.message}. Not retried: check the device before retrying.")
+    except (NcmRateLimited, NcmUnavailable) as exc:
+        if not _requeue(item, exc.message):
+            _record(item, ItemStatus.FAILED, error=exc.message)
+        elif isinstance(exc, NcmRateLimited):
+            time.sleep(1)
+    except NcmError as exc:
+        _record(item, ItemStatus.FAILED, error=exc.message)  # NCM's own words (400/403/409...)
+    else:
+        _record(item, ItemStatus.SUCCEEDED, result=result)
+
+
+def _fail_all_pending(job: Job, message: str) -> None:
+    JobItem.objects.filter(job=job, status=ItemStatus.PENDING).update(
+        status=ItemStatus.FAILED, error=message, finished_at=timezone.now()
+    )
+
+
+def reap_stale_items(job_id: int) -> int:
+    """Dispatched items whose worker died: their outcome is unknown (never re-sent)."""
+    cutoff = timezone.now() - DISPATCH_LEASE
+    # Items with an NCM reference (a running speed test) are NCM's to finish; the poller times them out.
+    reaped = JobItem.objects.filter(
+        job_id=job_id, status=ItemStatus.DISPATCHED, dispatched_at__lt=cutoff, ncm_ref=""
+    ).update(
+        status=ItemStatus.UNKNOWN, finished_at=timezone.now(),
+        error="The worker sending this request stopped; NCM may or may not have acted. Not retried.",
+    )
+    if reaped:
+        services.job_update_counts(job_id)
+    return reaped
+
+
+def resume_stalled_jobs() -> int:
+    """Beat and worker start-up: start due scheduled jobs, re-drive running ones, reap lost items."""
+    from jobs.tasks import run_job_task
+
+    services.start_due_jobs()
+    resumed = 0
+    for job in Job.objects.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLED], finished_at__isnull=True):
+        reap_stale_items(job.pk)
+        if job.kind == JobKind.SPEED_TEST:
+            _resume_speed_test(job)
+        elif job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists():
+            run_job_task.delay(job.pk)
+            resumed += 1
+        services.job_finish_if_done(job.pk)
+    return resumed
+
+
+#
+# Speed tests: NCM runs them as its own jobs (up to 10,000 net devices each); we poll until complete.
+#
+_THROUGHPUT = re.compile(r"(Download|Upload) Throughput:\s*([\d.]+)\s*Mbps", re.I)
+_LATENCY = re.compile(r"(?:Latency|RTT)[^:\d]*:\s*([\d.]+)\s*ms", re.I)
+
+
+def _parse_result(text: str) -> dict:
+    figures = {}
+    for direction, value in _THROUGHPUT.findall(text or ""):
+        figures[f"{direction.lower()}_mbps"] = float(value)
+    latency = _LATENCY.search(text or "")
+    if latency:
+        figures["latency_ms"] = float(latency.group(1))
+    return figures
+
+
+def run_speed_test(job_id: int) -> None:
+    """Start NCM speed_test jobs for the targets' modems, chunked at NCM's 10,000-device limit."""
+    from jobs.tasks import poll_speed_test_task
+
+    job = Job.objects.select_related("tenant").get(pk=job_id)
+    client = _client(job)
+    if client is None:
+        _fail_all_pending(job, "The tenant has no NCM credential.")
+        services.job_finish_if_done(job_id)
+        return
+    with transaction.atomic():
+        items = list(
+            JobItem.objects.select_for_update(skip_locked=True).select_related("router", "router__account")
+            .filter(job_id=job_id, status=ItemStatus.PENDING)
+        )
+        if not items or Job.objects.get(pk=job_id).status != JobStatus.RUNNING:
+            return
+        modems = NetDevice.objects.filter(
+            tenant_id=job.tenant_id, router_id__in=[i.router_id for i in items], deleted_at__isnull=True, mode="wan"
+        ).exclude(type="ethernet").values_list("router_id", "ncm_id", "account_ncm_id")
+        by_router: dict[int, list[tuple[str, str]]] = {}
+        for router_id, ncm_id, account in modems:
+            by_router.setdefault(router_id, []).append((ncm_id, account))
+        batches: dict[str, list[JobItem]] = {}
+        now = timezone.now()
+        for item in items:
+            if item.router_id not in by_router:
+                item.status, item.finished_at, item.error = ItemStatus.SKIPPED, now, "No cellular modem to test."
+            else:
+                account = by_router[item.router_id][0][1] or (item.router.account.ncm_id if item.router.account else "")
+                batches.setdefault(account, []).append(item)
+                item.status, item.dispatched_at = ItemStatus.DISPATCHED, now
+        JobItem.objects.bulk_update(items, ["status", "finished_at", "error", "dispatched_at"])
+    services.job_update_counts(job_id)
+
+    with client:
+        for account, account_items in batches.items():
+            devices = [(item, ncm_id) for item in account_items for ncm_id, _ in by_router[item.router_id]]
+            for start in range(0, len(devices), SPEED_TEST_CHUNK):
+                chunk = devices[start:start + SPEED_TEST_CHUNK]
+                chunk_items = list({item.pk: item for item, _ in chunk}.values())
+                body = {
+                    "account": client.url_for("accounts", account),
+                    "config": {**job.parameters, "net_device_ids": [int(n) if str(n).isdigit() else n for _, n in chunk]},
+                }
+                try:
+                    created = client.post("speed_test", body)
+                except NcmAmbiguousWriteError as exc:
+                    _settle(chunk_items, ItemStatus.UNKNOWN, f"{exc.message}. Not retried.")
+                    continue
+                except NcmError as exc:
+                    _settle(chunk_items, ItemStatus.FAILED, exc.message)
+                    continue
+                test_id = str(created.get("id"))
+                JobItem.objects.filter(pk__in=[i.pk for i in chunk_items]).update(ncm_ref=test_id)
+                services.job_log(job, f"NCM speed_test {test_id} started for {len(chunk)} modem(s).")
+                poll_speed_test_task.apply_async((job_id, test_id, 0), countdown=2)
+    services.job_finish_if_done(job_id)
+
+
+def _settle(items: list[JobItem], status: str, error: str) -> None:
+    JobItem.objects.filter(pk__in=[i.pk for i in items], status=ItemStatus.DISPATCHED).update(
+        status=status, error=error[:4000], finished_at=timezone.now()
+    )
+    if items:
+        services.job_update_counts(items[0].job_id)
+
+
+def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
+    """Read an NCM speed_test job; store results when complete. Returns the next poll delay, or None."""
+    job = Job.objects.get(pk=job_id)
+    items = list(JobItem.objects.filter(job_id=job_id, ncm_ref=test_id, status=ItemStatus.DISPATCHED))
+    if not items:
+        return None
+    started = min(i.dispatched_at for i in items)
+    client = _client(job)
+    try:
+        with client:
+            state = client.get("speed_test", test_id)
+    except NcmError as exc:
+        logger.info("Speed test %s poll failed: %s", test_id, exc.message)
+        state = None
+    if not state or state.get("state") not in ("complete", "completed", "error", "failed"):
+        if timezone.now() - started > SPEED_TEST_TIMEOUT:
+            _settle(items, ItemStatus.UNKNOWN, "NCM's speed test did not complete in time.")
+            services.job_finish_if_done(job_id)
+            return None
+        return min(2 ** attempt, 30)
+    results_by_device = {str(r.get("net_device_id")): r for r in state.get("results") or []}
+    modems = {
+        ncm_id: (pk, router_id)
+        for pk, ncm_id, router_id in NetDevice.objects.filter(
+            tenant_id=job.tenant_id, ncm_id__in=list(results_by_device)
+        ).values_list("pk", "ncm_id", "router_id")
+    }
+    rows, outcome_by_router = [], {}
+    for ncm_id, result in results_by_device.items():
+        pk, router_id = modems.get(ncm_id, (None, None))
+        figures = _parse_result(result.get("results") or "")
+        ok = result.get("state") == "success"
+        rows.append(SpeedTestResult(
+            tenant_id=job.tenant_id, job=job, router_id=router_id, net_device_id=pk,
+            test_type=job.parameters.get("test_type", ""), state=str(result.get("state", ""))[:20],
+            raw=str(result.get("results") or "")[:4000], **figures,
+        ))
+        outcome_by_router.setdefault(router_id, []).append({"net_device": pk, "state": result.get("state"), **figures})
+    SpeedTestResult.objects.bulk_create(rows)
+    for item in items:
+        outcomes = outcome_by_router.get(item.router_id, [])
+        if outcomes and all(o["state"] == "success" for o in outcomes):
+            _record(item, ItemStatus.SUCCEEDED, result={"modems": outcomes})
+        else:
+            _record(item, ItemStatus.FAILED, result={"modems": outcomes},
+                    error="NCM reported no successful speed test for this router's modem(s).")
+    services.job_finish_if_done(job_id)
+    return None
+
+
+def _resume_speed_test(job: Job) -> None:
+    from jobs.tasks import poll_speed_test_task, run_job_task
+
+    if job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists():
+        run_job_task.delay(job.pk)
+    refs = JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED).exclude(ncm_ref="").values_list("ncm_ref", flat=True)
+    for test_id in set(refs):
+        poll_speed_test_task.delay(job.pk, test_id, 0)

@@ -1,0 +1,316 @@
+"""Job lifecycle: create (validated, scoped), start (expand targets into items), cancel, retry, finish.
+
+Execution of items lives in jobs/runners.py; previews in jobs/preview.py.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+import ncm_config
+from accounts.audit import record_change
+from accounts.models import AuditAction, Tenant
+from accounts.roles import Action
+from jobs.models import (
+    KIND_ACTIONS,
+    TERMINAL_ITEM_STATUSES,
+    ItemStatus,
+    Job,
+    JobItem,
+    JobKind,
+    JobLogEntry,
+    JobStatus,
+    MaintenanceWindow,
+)
+from ncm_sync.models import Group, Router
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "job_create", "job_start", "job_cancel", "job_retry_failed", "job_finish_if_done", "job_log",
+    "resolve_targets", "validate_parameters", "next_window_start", "start_due_jobs", "SPEED_TEST_DEFAULTS",
+]
+
+SPEED_TEST_TYPES = ("TCP Download", "TCP Upload", "TCP Latency")
+SPEED_TEST_DEFAULTS = {
+    "host": "netperf.cradlepoint.com", "port": 12865, "size": None, "test_timeout": 10, "test_type": "TCP Download",
+    "time": 10, "max_test_concurrency": 5,
+}
+MAX_TARGETS = 10_000
+
+
+def job_log(job: Job, message: str, *, level: str = "info", item: JobItem | None = None) -> None:
+    JobLogEntry.objects.create(job=job, tenant_id=job.tenant_id, item=item, level=level, message=message[:2000])
+
+
+#
+# Validation shared by create and preview
+#
+def _ids(values, field: str) -> list[int]:
+    if values in (None, ""):
+        return []
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValidationError({field: ["A list of ids (integers) is required."]})
+    return sorted(set(values))
+
+
+def resolve_targets(*, user, tenant: Tenant, router_ids, group_ids) -> tuple[list[Router], list[Group]]:
+    """Routers and groups named by the request, all inside `tenant` and the caller's scope (else 400)."""
+    router_ids, group_ids = _ids(router_ids, "routers"), _ids(group_ids, "groups")
+    if not router_ids and not group_ids:
+        raise ValidationError({"routers": ["Name at least one router or group."]})
+    if len(router_ids) + len(group_ids) > MAX_TARGETS:
+        raise ValidationError({"routers": [f"At most {MAX_TARGETS} targets per job."]})
+    routers = list(
+        Router.objects.for_user(user, Action.VIEW).filter(tenant=tenant, pk__in=router_ids, deleted_at__isnull=True)
+    )
+    groups = list(Group.objects.for_user(user, Action.VIEW).filter(tenant=tenant, pk__in=group_ids, deleted_at__isnull=True))
+    errors = {}
+    missing_routers = sorted(set(router_ids) - {r.pk for r in routers})
+    missing_groups = sorted(set(group_ids) - {g.pk for g in groups})
+    if missing_routers:
+        errors["routers"] = [f"Unknown router ids for this tenant: {missing_routers[:50]}"]
+    if missing_groups:
+        errors["groups"] = [f"Unknown group ids for this tenant: {missing_groups[:50]}"]
+    if errors:
+        raise ValidationError(errors)
+    return routers, groups
+
+
+def validate_parameters(kind: str, parameters: dict | None) -> dict:
+    parameters = dict(parameters or {})
+    if kind == JobKind.REBOOT:
+        return {}
+    if kind == JobKind.SPEED_TEST:
+        merged = {**SPEED_TEST_DEFAULTS, **parameters}
+        if merged["test_type"] not in SPEED_TEST_TYPES:
+            raise ValidationError({"parameters": [f"test_type must be one of {', '.join(SPEED_TEST_TYPES)}."]})
+        unknown = sorted(set(merged) - set(SPEED_TEST_DEFAULTS))
+        if unknown:
+            raise ValidationError({"parameters": [f"Unknown speed test parameters: {', '.join(unknown)}."]})
+        if not isinstance(merged["max_test_concurrency"], int) or not 1 <= merged["max_test_concurrency"] <= 50:
+            raise ValidationError({"parameters": ["max_test_concurrency must be an integer from 1 to 50."]})
+        return merged
+    if kind == JobKind.CONFIG_PUSH:
+        mode = parameters.get("mode", "patch")
+        if mode not in ("patch", "put"):
+            raise ValidationError({"parameters": ['mode must be "patch" (merge) or "put" (replace).']})
+        if "diff" not in parameters:
+            raise ValidationError({"parameters": ['diff is required: [updates, removals] in NCM\'s form, e.g. [{"system": {"system_id": "r1"}}, []].']})
+        errors = ncm_config.validate_diff(parameters["diff"])
+        if errors:
+            raise ValidationError({"parameters": [f"Invalid diff: {message}" for message in errors]})
+        return {"mode": mode, "diff": parameters["diff"]}
+    raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
+
+
+#
+# Scheduling
+#
+def next_window_start(tenant: Tenant, after: datetime) -> datetime | None:
+    """The earliest moment at or after `after` inside one of the tenant's enabled maintenance windows."""
+    tz = ZoneInfo(tenant.timezone)
+    local = after.astimezone(tz)
+    best = None
+    for window in MaintenanceWindow.objects.filter(tenant=tenant, enabled=True):
+        for offset in range(-1, 8):
+            day = local.date() + timedelta(days=offset)
+            if day.weekday() != window.weekday:
+                continue
+            start = datetime.combine(day, window.start_time, tzinfo=tz)
+            end = start + timedelta(minutes=window.duration_minutes)
+            if end <= local:
+                continue
+            candidate = max(start, local)
+            if best is None or candidate < best:
+                best = candidate
+    return best.astimezone(ZoneInfo("UTC")) if best else None
+
+
+def _in_tenant_zone(tenant: Tenant, when: datetime | None) -> datetime | None:
+    """A naive `scheduled_for` means wall-clock time in the tenant's time zone."""
+    if when is None or timezone.is_aware(when):
+        return when
+    return when.replace(tzinfo=ZoneInfo(tenant.timezone))
+
+
+#
+# Create
+#
+@transaction.atomic
+def job_create(
+    *,
+    user,
+    tenant: Tenant,
+    kind: str,
+    router_ids=None,
+    group_ids=None,
+    parameters: dict | None = None,
+    scheduled_for: datetime | None = None,
+    wait_for_window: bool = False,
+    retry_of: Job | None = None,
+    source: str = "api",
+) -> Job:
+    """Create a job after checking targets, parameters and the caller's role for this kind."""
+    if kind not in JobKind.values:
+        raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
+    parameters = validate_parameters(kind, parameters)
+    routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
+    now = timezone.now()
+    scheduled_for = _in_tenant_zone(tenant, scheduled_for)
+    if wait_for_window:
+        scheduled_for = next_window_start(tenant, max(now, scheduled_for or now))
+        if scheduled_for is None:
+            raise ValidationError({"wait_for_window": ["This tenant has no enabled maintenance window."]})
+    job = Job.objects.create(
+        tenant=tenant, kind=kind, parameters=parameters, created_by=user if user.is_authenticated else None,
+        target_router_ids=[r.pk for r in routers], target_group_ids=[g.pk for g in groups],
+        scheduled_for=scheduled_for, wait_for_window=wait_for_window, retry_of=retry_of,
+        status=JobStatus.SCHEDULED if scheduled_for and scheduled_for > now else JobStatus.PENDING,
+        counts={"total": 0},
+    )
+    if not Job.objects.for_user(user, Action.CHANGE).filter(pk=job.pk).exists():
+        raise PermissionDenied(f"Your role does not allow {kind} jobs on this tenant.")
+    job_log(job, f"Created by {getattr(user, 'username', 'system')}: {len(routers)} router(s), {len(groups)} group(s)"
+                 + (f", scheduled for {scheduled_for.isoformat()}" if job.status == JobStatus.SCHEDULED else ""))
+    record_change(actor=user, action=AuditAction.CREATE, instance=job, source=source)
+    if job.status == JobStatus.PENDING:
+        from jobs.tasks import start_job_task
+
+        transaction.on_commit(lambda: start_job_task.delay(job.pk))
+    return job
+
+
+#
+# Start
+#
+def _expand(job: Job) -> list[JobItem]:
+    routers = Router.objects.filter(tenant=job.tenant, pk__in=job.target_router_ids, deleted_at__isnull=True)
+    groups = Group.objects.filter(tenant=job.tenant, pk__in=job.target_group_ids, deleted_at__isnull=True)
+    items = [JobItem(job=job, tenant_id=job.tenant_id, router=r) for r in routers]
+    if job.kind == JobKind.CONFIG_PUSH:
+        # A push to a group changes the group configuration itself, once.
+        items += [JobItem(job=job, tenant_id=job.tenant_id, group=g) for g in groups]
+    else:
+        named = {r.pk for r in routers}
+        members = Router.objects.filter(tenant=job.tenant, group__in=groups, deleted_at__isnull=True).exclude(pk__in=named)
+        items += [JobItem(job=job, tenant_id=job.tenant_id, router=r) for r in members]
+    return items
+
+
+def job_start(job_id: int) -> bool:
+    """Move a due job to running and create its items (idempotent). Returns True when it started now."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in (JobStatus.PENDING, JobStatus.SCHEDULED):
+            return False
+        if job.scheduled_for and job.scheduled_for > timezone.now():
+            return False
+        JobItem.objects.bulk_create(_expand(job), ignore_conflicts=True, batch_size=1000)
+        job.status, job.started_at = JobStatus.RUNNING, timezone.now()
+        job.counts = _counts(job)
+        job.save(update_fields=["status", "started_at", "counts"])
+        job_log(job, f"Started with {job.counts['total']} item(s).")
+    from jobs.tasks import run_job_task
+
+    # Several drainers per job (bounded; the tenant's in-flight cap bounds them further); one for speed tests,
+    # which NCM runs as a single job per 10,000 modems.
+    drainers = 1 if job.kind == JobKind.SPEED_TEST else max(1, min(settings.JOBS_PARALLEL_PER_JOB, job.counts["total"]))
+    transaction.on_commit(lambda: [run_job_task.delay(job_id) for _ in range(drainers)])
+    if job.counts["total"] == 0:
+        job_finish_if_done(job_id)
+    return True
+
+
+def start_due_jobs() -> int:
+    """Start scheduled jobs whose time has come (scheduled in the database, not as broker ETAs)."""
+    ids = list(Job.objects.filter(status=JobStatus.SCHEDULED, scheduled_for__lte=timezone.now()).values_list("pk", flat=True))
+    for pk in ids:
+        job_start(pk)
+    return len(ids)
+
+
+#
+# Progress and finish
+#
+def _counts(job: Job) -> dict:
+    counts = dict(JobItem.objects.filter(job=job).values_list("status").annotate(n=Count("id")).order_by())
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def job_update_counts(job_id: int) -> None:
+    job = Job.objects.get(pk=job_id)
+    Job.objects.filter(pk=job_id).update(counts=_counts(job))
+
+
+def job_finish_if_done(job_id: int) -> Job | None:
+    """When every item is terminal: set the job's final status, audit it and emit `job.finished`."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        counts = _counts(job)
+        job.counts = counts
+        in_flight = counts.get(ItemStatus.PENDING, 0) + counts.get(ItemStatus.DISPATCHED, 0)
+        if in_flight or job.finished_at or job.status not in (JobStatus.RUNNING, JobStatus.CANCELLED):
+            job.save(update_fields=["counts"])
+            return None
+        succeeded, total = counts.get(ItemStatus.SUCCEEDED, 0), counts["total"]
+        ok = succeeded + counts.get(ItemStatus.SKIPPED, 0)
+        if job.status != JobStatus.CANCELLED:
+            if ok == total:
+                job.status = JobStatus.SUCCEEDED
+            elif succeeded == 0:
+                job.status = JobStatus.FAILED
+            else:
+                job.status = JobStatus.PARTIAL
+        job.finished_at = timezone.now()
+        job.save(update_fields=["counts", "status", "finished_at"])
+        job_log(job, f"Finished: {job.status} {counts}")
+        record_change(actor=None, action=AuditAction.ACTION, instance=job, source="job",
+                      extra={"action": "finished", "status": job.status, "counts": counts})
+        from webhooks.services import emit_event
+
+        emit_event(tenant=job.tenant, event="job.finished",
+                   data={"job": job.pk, "kind": job.kind, "status": job.status, "counts": counts})
+    return job
+
+
+#
+# Control
+#
+@transaction.atomic
+def job_cancel(*, job: Job, user) -> Job:
+    """Cancel pending items; dispatched ones finish on their own. The job ends `cancelled`."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED):
+        raise ValidationError({"detail": [f"The job is already {job.status}."]})
+    cancelled = JobItem.objects.filter(job=job, status=ItemStatus.PENDING).update(
+        status=ItemStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled before it was sent."
+    )
+    job.status = JobStatus.CANCELLED
+    job.save(update_fields=["status"])
+    job_log(job, f"Cancelled by {user.username}: {cancelled} pending item(s) cancelled.")
+    record_change(actor=user, action=AuditAction.ACTION, instance=job, extra={"action": "cancel", "items": cancelled})
+    transaction.on_commit(lambda: job_finish_if_done(job.pk))
+    return job
+
+
+def job_retry_failed(*, job: Job, user, include_unknown: bool = False) -> Job:
+    """A new job for the failed items only (and `unknown` ones only when asked explicitly)."""
+    statuses = [ItemStatus.FAILED] + ([ItemStatus.UNKNOWN] if include_unknown else [])
+    items = JobItem.objects.filter(job=job, status__in=statuses)
+    router_ids = sorted({pk for pk in items.values_list("router_id", flat=True) if pk})
+    group_ids = sorted({pk for pk in items.values_list("group_id", flat=True) if pk})
+    if not router_ids and not group_ids:
+        raise ValidationError({"detail": ["Nothing to retry: no failed items" + (" or unknown items." if include_unknown else ".")]})
+    return job_create(
+        user=user, tenant=job.tenant, kind=job.kind, router_ids=router_ids, group_ids=group_ids,
+        parameters=job.parameters, retry_of=job,
+    )
