@@ -151,8 +151,8 @@ class NcmClient:
         *,
         rate_budget: RateBudget | None = None,
         timeout: tuple[float, float] | None = None,
-        max_retries: int = 5,
-        backoff: float = 0.5,
+        max_retries: int | None = None,
+        backoff: float | None = None,
         max_backoff: float = 30.0,
         session: requests.Session | None = None,
         pool_size: int = 8,
@@ -161,8 +161,9 @@ class NcmClient:
         parts = urlsplit(self.base_url)
         self._origin = (parts.scheme, parts.netloc)
         self.timeout = timeout or (settings.NCM_CONNECT_TIMEOUT, settings.NCM_READ_TIMEOUT)
-        self.max_retries = max_retries
-        self.backoff = backoff
+        # Settings (optional): NCM_MAX_RETRIES (5), NCM_RETRY_BACKOFF seconds (0.5: sleeps up to 0.5, 1, 2, 4, 8 s).
+        self.max_retries = getattr(settings, "NCM_MAX_RETRIES", 5) if max_retries is None else max_retries
+        self.backoff = getattr(settings, "NCM_RETRY_BACKOFF", 0.5) if backoff is None else backoff
         self.max_backoff = max_backoff
         self.rate_budget = rate_budget or RateBudget(key=budget_key_for_secrets(secrets))
         self.session = session or requests.Session()

@@ -451,6 +451,8 @@ class SyncState(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("NCM calls a minute for this tenant's credential (default: NCM_RATE_LIMIT_PER_MINUTE).")
     )
+    firmware_versions = models.JSONField(default=dict, blank=True, help_text=_("NCM firmware id -> version."))
+    product_names = models.JSONField(default=dict, blank=True, help_text=_("NCM product id -> name."))
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantScopedQuerySet.as_manager()

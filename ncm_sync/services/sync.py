@@ -97,8 +97,9 @@ class IdMaps:
 class _ResourceWriter:
     """Upserts one resource's pages for one tenant."""
 
-    def __init__(self, model: type[MirroredModel], tenant_id: int, now, idmaps: IdMaps):
+    def __init__(self, model: type[MirroredModel], tenant_id: int, now, idmaps: IdMaps, enrich=None):
         self.model = model
+        self.enrich = enrich
         self.tenant_id = tenant_id
         self.now = now
         self.idmaps = idmaps
@@ -144,6 +145,8 @@ class _ResourceWriter:
                 self.stats.unchanged += 1
                 continue
             columns = self.model.columns(obj)
+            if self.enrich is not None:
+                self.enrich(self.model, columns)
             row = self.model(
                 tenant_id=self.tenant_id, ncm_id=ncm_id, data=obj, content_hash=digest, last_seen_at=self.now,
                 deleted_at=None, **columns, **self._links(columns),
@@ -204,7 +207,7 @@ class TenantSync:
     def _sync_resource(self, model: type[MirroredModel], threaded: bool) -> None:
         started = time.monotonic()
         try:
-            writer = _ResourceWriter(model, self.tenant_id, self.now, self.idmaps)
+            writer = _ResourceWriter(model, self.tenant_id, self.now, self.idmaps, self._enrich)
             self.writers[model] = writer
             self.stats[model.RESOURCE] = writer.stats
             for page in self.client.iter_pages(model.RESOURCE, **self._filters_for(model)):
@@ -222,6 +225,14 @@ class TenantSync:
             if threaded:
                 connections.close_all()
 
+    def _enrich(self, model, columns: dict) -> None:
+        """Fill the firmware version and product name columns from the names already known."""
+        if model is Router:
+            columns["firmware"] = self.firmware_versions.get(columns["actual_firmware_ncm_id"], columns["firmware"])[:64]
+        elif model is Group:
+            columns["firmware"] = self.firmware_versions.get(columns["target_firmware_ncm_id"], columns["firmware"])[:64]
+            columns["product"] = self.product_names.get(columns["product_ncm_id"], columns["product"])[:100]
+
     def _advance_alert_cursor(self, page: list[dict]) -> None:
         for obj in page:
             value = str(obj.get("created_at_timeuuid") or "")
@@ -232,23 +243,35 @@ class TenantSync:
         state, _ = SyncState.objects.get_or_create(tenant_id=self.tenant_id)
         self.alerts_cursor = state.alerts_cursor
         self.new_alerts_cursor = state.alerts_cursor
-        # Parents (accounts, groups) first into the maps when possible; everything is still listed concurrently.
+        self.firmware_versions = dict(state.firmware_versions or {})
+        self.product_names = dict(state.product_names or {})
+        # Accounts first, on their own: one call that proves the keys work (a rejected credential costs one
+        # call, not one per resource) and fills the account map; then everything else concurrently.
+        first, rest = self.resources[:1], self.resources[1:]
+        for model in first:
+            self._sync_resource(model, threaded=False)
         if self.workers <= 1:
-            for model in self.resources:
+            for model in rest:
                 self._sync_resource(model, threaded=False)
         else:
-            self._run_concurrently()
+            self._run_concurrently(rest)
         self._resolve_links()
+        self._confirm_missing()
+        lookups = self._resolve_names(state)
         self._tombstone()
+        changes = {}
         if self.new_alerts_cursor != state.alerts_cursor:
-            SyncState.objects.filter(pk=state.pk).update(alerts_cursor=self.new_alerts_cursor)
+            changes["alerts_cursor"] = self.new_alerts_cursor
+        if lookups != (state.firmware_versions or {}, state.product_names or {}):
+            changes["firmware_versions"], changes["product_names"] = lookups
+        if changes:
+            SyncState.objects.filter(pk=state.pk).update(**changes)
         return self.stats
 
-    def _run_concurrently(self) -> None:
+    def _run_concurrently(self, models) -> None:
         errors: list[BaseException] = []
-        # Close the caller's connection state cleanly before threads open their own.
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"ncm-sync-{self.tenant_id}") as pool:
-            futures = [pool.submit(self._threaded, model) for model in self.resources]
+            futures = [pool.submit(self._threaded, model) for model in models]
             for future in futures:
                 try:
                     future.result()
@@ -285,6 +308,63 @@ class TenantSync:
                     stats = self.stats.get(model.RESOURCE)
                     if stats is not None:
                         stats.links_resolved += len(fixes)
+
+    def _confirm_missing(self) -> None:
+        """Rows a listing did not return are looked up by id before being tombstoned.
+
+        Offset paging over a list that changes while it is read can skip a row (a deletion on an earlier page
+        shifts the rest up); asking for the missing ids (100 per call, usually none at all) makes sure only
+        rows NCM really no longer has are tombstoned.
+        """
+        for model, writer in self.writers.items():
+            if model is Alert:
+                continue
+            missing = writer.tombstones()
+            if not missing:
+                continue
+            by_pk = {e.pk: ncm_id for ncm_id, e in writer.existing.items()}
+            ids = [by_pk[pk] for pk in missing]
+            wanted = set(ids)
+            found = []
+            for page in self.client.iter_pages(model.RESOURCE, id__in=ids):
+                found.extend(obj for obj in page if writer.ncm_id_of(obj) in wanted)
+            if found:
+                writer.write_page(found)
+                writer.stats.pages -= 1
+                writer.stats.fetched -= len(found)
+
+    def _resolve_names(self, state: SyncState) -> tuple[dict, dict]:
+        """Firmware versions and product names (global NCM objects, immutable per id) for the filter columns.
+
+        Only ids never seen before are fetched (`id__in`, 100 per call): an unchanged resync costs nothing.
+        """
+        firmware = self.firmware_versions
+        products = self.product_names
+        wanted = {
+            "firmwares": (firmware, "version", [(Router, "actual_firmware_ncm_id", "firmware"),
+                                                (Group, "target_firmware_ncm_id", "firmware")]),
+            "products": (products, "name", [(Group, "product_ncm_id", "product")]),
+        }
+        for resource, (known, attribute, targets) in wanted.items():
+            ids = set()
+            for model, id_column, _column in targets:
+                ids.update(model.objects.filter(tenant_id=self.tenant_id).exclude(**{id_column: ""})
+                           .values_list(id_column, flat=True).distinct())
+            unknown = sorted(ids - set(known))
+            if unknown:
+                for page in self.client.iter_pages(resource, id__in=unknown):
+                    for obj in page:
+                        known[str(obj.get("id"))] = str(obj.get(attribute) or "")
+            for model, id_column, column in targets:
+                rows = model.objects.filter(tenant_id=self.tenant_id).values_list("pk", id_column, column)
+                fixes = [model(pk=pk, **{column: known.get(ref, "")[:64]}) for pk, ref, value in rows
+                         if known.get(ref, "")[:64] != value and (ref in known or value)]
+                if fixes:
+                    model.objects.bulk_update(fixes, [column], batch_size=BATCH)
+                    stats = self.stats.get(model.RESOURCE)
+                    if stats is not None:
+                        stats.links_resolved += len(fixes)
+        return firmware, products
 
     def _tombstone(self) -> None:
         with transaction.atomic():
