@@ -41,3 +41,9 @@ def stale_tenant_ids(qs) -> list[int]:
 
 
 SYNC_STATUS_FILTERS = {s.value for s in SyncStatus}
+
+
+def overview_totals(tenants) -> dict[str, int]:
+    from ui import mirror
+
+    return mirror.overview_totals(tenants)

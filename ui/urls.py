@@ -19,6 +19,11 @@ page_patterns = [
     path("account/2fa/verify/", account.two_factor_verify, name="2fa-verify"),
     path("account/2fa/disable/", account.two_factor_disable, name="2fa-disable"),
     path("t/<int:tenant_id>/", tenant.tenant_dashboard, name="tenant-dashboard"),
+    path("t/<int:tenant_id>/cellular/", tenant.cellular, name="cellular"),
+    path("t/<int:tenant_id>/routers/<int:router_id>/", tenant.router_detail, name="router-detail"),
+    path("t/<int:tenant_id>/alerts/", tenant.alerts, name="alerts"),
+    path("t/<int:tenant_id>/sync/", tenant.sync_runs, name="sync-runs"),
+    path("t/<int:tenant_id>/sync/now/", tenant.sync_now, name="sync-now"),
     path("org/security/", account.org_security, name="org-security"),
 ]
 

@@ -1,17 +1,269 @@
-"""Tenant pages: the router dashboard, cellular health, router detail, alerts, sync runs."""
+"""Tenant pages: router dashboard, cellular health, router detail, alerts, sync runs (+ sync now)."""
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from ui.access import TenantPermissions, tenant_or_404
+from accounts.audit import record_change
+from accounts.models import AuditAction
+from accounts.roles import Action
+from ncm_sync.models import Alert, Router, SyncRun
+from ui import features, mirror
+from ui.access import TenantPermissions, require, tenant_or_404
+from ui.tables import Column, DataTable, Grouping
+from ui.templatetags.ui import badge
 
 
 def tenant_context(request, tenant, **extra):
     return {"tenant": tenant, "can": TenantPermissions(request.user, tenant), **extra}
 
 
+def _card(label, value, url, active, css, key):
+    return {"label": label, "value": value, "url": url, "active": active, "css": css, "key": key}
+
+
+#
+# Router dashboard
+#
+def _router_link(tenant):
+    def render(r):
+        return format_html('<a href="{}">{}</a>', reverse("ui:router-detail", args=[tenant.pk, r.pk]), r.name or r.ncm_id)
+    return render
+
+
+def _firmware_cell(r):
+    if r.firmware_outdated:
+        return format_html('{} <span class="badge warn" title="Target: {}">out of date</span>', r.firmware or "—",
+                           (r.group.firmware if r.group_id else "") or "NCM target")
+    return format_html("{}", r.firmware or "—")
+
+
+ROUTER_STATES = {"online", "offline", "initialized"}
+
+
 @login_required
 def tenant_dashboard(request, tenant_id):
     tenant = tenant_or_404(request, tenant_id)
-    return render(request, "ui/tenant/dashboard_pending.html", tenant_context(request, tenant))
+    routers = mirror.routers_for(request.user, tenant)
+    filters = {
+        "state": lambda q, v: q.filter(state=v) if v in ROUTER_STATES else q,
+        "alerting": lambda q, v: q.filter(alerts_recent__gt=0) if v == "1" else q,
+        "outdated": lambda q, v: q.filter(firmware_outdated=True) if v == "1" else q,
+        "group": lambda q, v: q.filter(group_id=v) if v.isdigit() else q,
+    }
+    # "group" is both a grouping and a filter name: the filter is ?in_group=<id>.
+    filters["in_group"] = filters.pop("group")
+    columns = [
+        Column("name", "Name", value=lambda r: r.name or r.ncm_id, order_by="name", render=_router_link(tenant)),
+        Column("state", "State", value="state", order_by="state", render=lambda r: badge(r.state)),
+        Column("product", "Product", value="product", order_by="product"),
+        Column("firmware", "Firmware", value="firmware", order_by="firmware", render=_firmware_cell),
+        Column("outdated", "Firmware out of date", value=lambda r: "yes" if r.firmware_outdated else "no", css="hide-col", clickable=False,
+               render=lambda r: format_html('<span class="badge warn">yes</span>') if r.firmware_outdated else "no"),
+        Column("group", "Group", value="group.name", order_by="group__name"),
+        Column("serial", "Serial", value="serial_number", order_by="serial_number"),
+        Column("mac", "MAC", value="mac", order_by="mac"),
+        Column("ip", "IPv4", value="ipv4_address", order_by="ipv4_address"),
+        Column("alerts", "Alerts (24 h)", value="alerts_recent", order_by="alerts_recent", css="num", clickable=False,
+               render=lambda r: format_html('<span class="badge bad">{}</span>', r.alerts_recent) if r.alerts_recent else "0"),
+        Column("since", "State since", value=lambda r: r.state_updated_at.isoformat() if r.state_updated_at else "",
+               order_by="state_updated_at", clickable=False),
+        Column("ncm_id", "NCM id", value="ncm_id", order_by="ncm_id"),
+    ]
+    table = DataTable(
+        request, routers, columns, table_id="routers-table", title=f"{tenant.name}: routers",
+        export_name=f"{tenant.slug}-routers",
+        search_fields=["name", "serial_number", "mac", "product", "firmware", "group__name", "ipv4_address", "ncm_id"],
+        default_sort="name", filters=filters,
+        groupings=[Grouping("group", "Group", "group__name"), Grouping("product", "Product", "product"),
+                   Grouping("firmware", "Firmware", "firmware"), Grouping("state", "State", "state")],
+        empty_message="No routers mirrored yet. Run a sync to fetch this tenant's fleet from NCM.",
+    )
+    export = table.export_response()
+    if export:
+        return export
+    f = mirror.router_figures(routers)
+    af = table.active_filters
+    cards = [
+        _card("Total", f["total"], "?", not af, "primary", "total"),
+        _card("Online", f["online"], "?state=online", af.get("state") == "online", "ok", "online"),
+        _card("Offline", f["offline"], "?state=offline", af.get("state") == "offline", "bad", "offline"),
+        _card("Alerting (24 h)", f["alerting"], "?alerting=1", af.get("alerting") == "1", "warn", "alerting"),
+        _card("Firmware out of date", f["outdated"], "?outdated=1", af.get("outdated") == "1", "info", "outdated"),
+    ]
+    last_run = SyncRun.objects.for_user(request.user).filter(tenant=tenant).first()
+    return render(request, "ui/tenant/dashboard.html", tenant_context(
+        request, tenant, table=table, cards=cards, noun="routers", last_run=last_run,
+        jobs_enabled=features.jobs_enabled()))
+
+
+#
+# Cellular health
+#
+def _band_cell(m):
+    return format_html('<span class="band {}"></span><span class="health-{}">{}</span>', m.band, m.band, m.band.title())
+
+
+def _fmt(value, unit=""):
+    return "" if value is None else f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+@login_required
+def cellular(request, tenant_id):
+    tenant = tenant_or_404(request, tenant_id)
+    modems = mirror.modems_for(request.user, tenant)
+    filters = {
+        "band": lambda q, v: q.filter(band=v) if v in (*mirror.HEALTH_BANDS, "unknown") else q,
+        "state": lambda q, v: q.filter(router__state=v) if v in ROUTER_STATES else q,
+        "carrier": lambda q, v: q.filter(carrier__iexact=v),
+    }
+    columns = [
+        Column("device", "Device", value=lambda m: (m.router.name if m.router_id else "") or m.name, order_by="router__name",
+               render=lambda m: format_html('<a href="{}">{}</a>', reverse("ui:router-detail", args=[tenant.pk, m.router_id]),
+                                            m.router.name or m.router.ncm_id) if m.router_id else m.name),
+        Column("status", "Status", value="router.state", order_by="router__state", render=lambda m: badge(m.router.state if m.router_id else "")),
+        Column("model", "Model", value="router.product", order_by="router__product"),
+        Column("interface", "Interface", value="name", order_by="name"),
+        Column("carrier", "Carrier", value="carrier", order_by="carrier"),
+        Column("health", "Health", value="band", order_by="band", render=_band_cell),
+        Column("score", "Score", value="health_score", order_by="health_score", css="num", clickable=False),
+        Column("rssi", "RSSI (dBm)", value="rssi", order_by="rssi", css="num", clickable=False),
+        Column("rsrp", "RSRP (dBm)", value=lambda m: _fmt(m.rsrp), order_by="rsrp", css="num", clickable=False),
+        Column("rsrq", "RSRQ (dB)", value=lambda m: _fmt(m.rsrq), order_by="rsrq", css="num", clickable=False),
+        Column("sinr", "SINR (dB)", value=lambda m: _fmt(m.sinr), order_by="sinr", css="num", clickable=False),
+        Column("signal", "Signal %", value="signal_strength", order_by="signal_strength", css="num", clickable=False),
+        Column("connection", "Connection", value="connection_state", order_by="connection_state"),
+        Column("updated", "Last updated", value="metrics_updated", order_by="metrics_updated", clickable=False),
+    ]
+    table = DataTable(
+        request, modems, columns, table_id="modems-table", title=f"{tenant.name}: cellular health",
+        export_name=f"{tenant.slug}-cellular-health",
+        search_fields=["router__name", "name", "carrier", "router__product", "imei", "iccid", "connection_state"],
+        default_sort="device", filters=filters,
+        groupings=[Grouping("carrier", "Carrier", "carrier"), Grouping("band", "Health", "band"),
+                   Grouping("model", "Model", "router__product")],
+        empty_message="No cellular modems mirrored for this tenant yet.",
+    )
+    export = table.export_response()
+    if export:
+        return export
+    f = mirror.modem_figures(modems)
+    af = table.active_filters
+    cards = [
+        _card("Total", f["total"], "?", not af, "primary", "total"),
+        _card("Online", f["online"], "?state=online", af.get("state") == "online", "ok", "online"),
+        _card("Offline", f["offline"], "?state=offline", af.get("state") == "offline", "bad", "offline"),
+        _card("Excellent", f["excellent"], "?band=excellent", af.get("band") == "excellent", "ok", "excellent"),
+        _card("Good", f["good"], "?band=good", af.get("band") == "good", "info", "good"),
+        _card("Fair", f["fair"], "?band=fair", af.get("band") == "fair", "warn", "fair"),
+        _card("Poor", f["poor"], "?band=poor", af.get("band") == "poor", "bad", "poor"),
+    ]
+    return render(request, "ui/tenant/cellular.html", tenant_context(request, tenant, table=table, cards=cards, noun="modems"))
+
+
+#
+# Router detail
+#
+@login_required
+def router_detail(request, tenant_id, router_id):
+    tenant = tenant_or_404(request, tenant_id)
+    router = get_object_or_404(mirror.routers_for(request.user, tenant), pk=router_id)
+    modems = list(mirror.modems_for(request.user, tenant, router=router))
+    alerts = Alert.objects.for_user(request.user).filter(router=router).order_by("-ncm_created_at", "-id")[:50]
+    job_items = []
+    if features.jobs_enabled():
+        from jobs.models import JobItem
+
+        job_items = list(JobItem.objects.for_user(request.user).filter(router=router).select_related("job").order_by("-id")[:25])
+    context = tenant_context(
+        request, tenant, router=router, modems=modems, alerts=alerts, location=mirror.latest_location(router),
+        config=mirror.configuration_layers(router), job_items=job_items, jobs_enabled=features.jobs_enabled(),
+        other_interfaces=router.net_devices.filter(deleted_at__isnull=True).exclude(type="mdm"),
+    )
+    return render(request, "ui/tenant/router_detail.html", context)
+
+
+#
+# Alerts
+#
+@login_required
+def alerts(request, tenant_id):
+    tenant = tenant_or_404(request, tenant_id)
+    qs = Alert.objects.for_user(request.user).filter(tenant=tenant).select_related("router")
+    columns = [
+        Column("created", "When", value=lambda a: a.ncm_created_at.isoformat() if a.ncm_created_at else "", order_by="ncm_created_at", clickable=False),
+        Column("type", "Type", value="type", order_by="type"),
+        Column("router", "Router", value="router.name", order_by="router__name",
+               render=lambda a: format_html('<a href="{}">{}</a>', reverse("ui:router-detail", args=[tenant.pk, a.router_id]), a.router.name or a.router.ncm_id) if a.router_id else ""),
+        Column("info", "Details", value="friendly_info"),
+    ]
+    table = DataTable(
+        request, qs, columns, table_id="alerts-table", title=f"{tenant.name}: alerts", export_name=f"{tenant.slug}-alerts",
+        search_fields=["type", "friendly_info", "router__name"], default_sort="-created",
+        filters={"type": lambda q, v: q.filter(type=v), "recent": lambda q, v: q.filter(ncm_created_at__gte=mirror._alert_since()) if v == "1" else q},
+        groupings=[Grouping("type", "Type", "type"), Grouping("router", "Router", "router__name")],
+        empty_message="No alerts mirrored for this tenant.",
+    )
+    export = table.export_response()
+    if export:
+        return export
+    return render(request, "ui/tenant/alerts.html", tenant_context(request, tenant, table=table, noun="alerts"))
+
+
+#
+# Sync runs
+#
+def _run_figures(r):
+    return f"+{r.created} ~{r.updated} −{r.deleted} ={r.unchanged}"
+
+
+@login_required
+def sync_runs(request, tenant_id):
+    tenant = tenant_or_404(request, tenant_id)
+    qs = SyncRun.objects.for_user(request.user).filter(tenant=tenant).select_related("requested_by")
+    columns = [
+        Column("id", "Run", value="pk", order_by="id", clickable=False),
+        Column("created", "Requested", value=lambda r: r.created_at.isoformat(), order_by="created_at", clickable=False),
+        Column("trigger", "Trigger", value="trigger", order_by="trigger"),
+        Column("by", "By", value="requested_by.username"),
+        Column("status", "Status", value="status", order_by="status", render=lambda r: badge(r.status, r.get_status_display())),
+        Column("duration", "Duration (s)", value=lambda r: f"{r.duration:.1f}" if r.duration is not None else "", css="num", clickable=False),
+        Column("api_calls", "NCM calls", value="api_calls", order_by="api_calls", css="num", clickable=False),
+        Column("created_rows", "Created", value="created", css="num", clickable=False),
+        Column("updated_rows", "Updated", value="updated", css="num", clickable=False),
+        Column("deleted_rows", "Deleted", value="deleted", css="num", clickable=False),
+        Column("unchanged_rows", "Unchanged", value="unchanged", css="num", clickable=False),
+        Column("error", "Error", value="error", render=lambda r: format_html('<span class="error">{}</span>', r.error[:300]) if r.error else ""),
+    ]
+    table = DataTable(
+        request, qs, columns, table_id="sync-runs-table", title=f"{tenant.name}: sync runs",
+        export_name=f"{tenant.slug}-sync-runs", search_fields=["error", "status", "trigger"], default_sort="-created",
+        filters={"status": lambda q, v: q.filter(status=v)},
+        empty_message="This tenant has never been synced.",
+    )
+    export = table.export_response()
+    if export:
+        return export
+    active = qs.filter(status__in=["queued", "running"]).first()
+    return render(request, "ui/tenant/sync_runs.html", tenant_context(request, tenant, table=table, active=active, noun="runs"))
+
+
+@login_required
+@require_POST
+def sync_now(request, tenant_id):
+    from ncm_sync.services.runs import request_sync
+
+    tenant = tenant_or_404(request, tenant_id)
+    require(TenantPermissions(request.user, tenant), Action.SYNC)
+    run, created = request_sync(tenant=tenant, user=request.user)
+    record_change(actor=request.user, action=AuditAction.ACTION, instance=tenant, source="ui",
+                  extra={"action": "sync", "sync_run": run.pk, "created": created})
+    if created:
+        messages.success(request, f"Sync #{run.pk} queued. This page refreshes while it runs.")
+    else:
+        messages.info(request, f"Sync #{run.pk} is already {run.status}; it will fetch the latest data.")
+    return redirect("ui:sync-runs", tenant_id=tenant.pk)
