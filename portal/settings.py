@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "ncm_sync",
     "webhooks",
     "jobs",
+    "ui",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Two-factor sign-in: users who must verify a TOTP code reach nothing else until they have (ui/twofactor.py).
+    "ui.twofactor.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ApiJsonErrorMiddleware",
