@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from ui.views import account, overview, tenant
+from ui.views import account, jobs, overview, tenant
 
 auth_patterns = [
     # Named without the namespace: Django's LOGIN_URL = "login" and LOGOUT_REDIRECT_URL = "login".
@@ -24,6 +24,11 @@ page_patterns = [
     path("t/<int:tenant_id>/alerts/", tenant.alerts, name="alerts"),
     path("t/<int:tenant_id>/sync/", tenant.sync_runs, name="sync-runs"),
     path("t/<int:tenant_id>/sync/now/", tenant.sync_now, name="sync-now"),
+    path("t/<int:tenant_id>/jobs/", jobs.job_list, name="jobs"),
+    path("t/<int:tenant_id>/jobs/new/", jobs.job_new, name="job-new"),
+    path("t/<int:tenant_id>/jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
+    path("t/<int:tenant_id>/jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
+    path("t/<int:tenant_id>/jobs/<int:job_id>/retry/", jobs.job_retry, name="job-retry"),
     path("org/security/", account.org_security, name="org-security"),
 ]
 

@@ -1,0 +1,80 @@
+"""Jobs pages: wizard preview and confirm, job page, cancel/retry, scoping and roles."""
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import AuditEvent
+from accounts.roles import Role
+from jobs.models import Job
+from tests.ui.fleet import make_fleet
+from tests.ui.test_pages import body, login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fleets(world, monkeypatch):
+    from jobs import tasks
+
+    monkeypatch.setattr(tasks.start_job_task, "delay", lambda *a, **k: None)
+    return {t.pk: make_fleet(t, prefix=t.slug, base=1000 * (i + 1)) for i, t in enumerate(world.tenants)}
+
+
+def test_reboot_wizard_preview_then_confirm(world, fleets):
+    tenant = world.tenants[0]
+    alpha, _, charlie, _ = fleets[tenant.pk]
+    client = login(world.actor(Role.FULL_ACCESS, "org", 0).user)
+    page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"state": "offline"}))
+    assert f"{tenant.slug}-charlie" in page and f"{tenant.slug}-alpha" not in page.split('id="job-form"')[1]
+    preview = client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [alpha.pk, charlie.pk], "step": "preview"})
+    text = body(preview)
+    assert preview.status_code == 200 and 'id="job-preview"' in text and "not online" in text
+    assert not Job.objects.exists()
+    response = client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [alpha.pk, charlie.pk], "step": "confirm"})
+    job = Job.objects.get()
+    assert response.status_code == 302 and response.url == f"/t/{tenant.pk}/jobs/{job.pk}/"
+    assert sorted(job.target_router_ids) == sorted([alpha.pk, charlie.pk])
+    assert AuditEvent.objects.filter(object_type="jobs.job", object_id=str(job.pk), source="ui").exists()
+    detail = body(client.get(response.url))
+    assert 'id="job-live"' in detail and 'hx-trigger="every 2s"' in detail and 'id="cancel-job"' in detail
+    assert client.post(f"/t/{tenant.pk}/jobs/{job.pk}/cancel/").status_code == 302
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert tenant.name in body(client.get(f"/t/{tenant.pk}/jobs/"))
+
+
+def test_config_push_preview_shows_diff_and_rejects_bad_json(world, fleets):
+    tenant = world.tenants[0]
+    alpha = fleets[tenant.pk][0]
+    client = login(world.actor(Role.ADMIN, "org", 0).user)
+    bad = client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "config_push", "routers": [alpha.pk], "step": "preview", "diff": "[{"})
+    assert bad.status_code == 400 and "Not valid JSON" in body(bad)
+    ok = client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "config_push", "routers": [alpha.pk], "step": "preview",
+                                                     "mode": "patch", "diff": '[{"system": {"system_id": "new-name"}}, []]'})
+    text = body(ok)
+    assert ok.status_code == 200 and "system.system_id" in text and "new-name" in text and "alpha-custom" in text
+
+
+def test_roles_and_scoping_for_jobs(world, fleets):
+    tenant, other = world.tenants[0], world.tenants[1]
+    viewer = login(world.actor(Role.READ_ONLY, "tenant", 0).user)
+    assert viewer.get(f"/t/{tenant.pk}/jobs/new/").status_code == 403
+    assert 'id="new-job"' not in body(viewer.get(f"/t/{tenant.pk}/jobs/"))
+    diag = login(world.actor(Role.DIAGNOSTIC, "org", 0).user)
+    page = body(diag.get(f"/t/{tenant.pk}/jobs/new/"))
+    assert 'value="speed_test"' in page and 'value="reboot"' not in page
+    # A diagnostic user cannot sneak a reboot through the form.
+    bad = diag.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [fleets[tenant.pk][0].pk], "step": "confirm"})
+    assert bad.status_code == 403 and not Job.objects.exists()
+    # Another tenant's job is a 404 for a customer, even under their own tenant id.
+    admin = login(world.actor(Role.ADMIN, "org", 0).user)
+    admin.post(f"/t/{other.pk}/jobs/new/", {"kind": "reboot", "routers": [fleets[other.pk][0].pk], "step": "confirm"})
+    job = Job.objects.get(tenant=other)
+    customer = login(world.actor(Role.ADMIN, "tenant", 0).user)
+    assert customer.get(f"/t/{other.pk}/jobs/{job.pk}/").status_code == 404
+    assert customer.get(f"/t/{tenant.pk}/jobs/{job.pk}/").status_code == 404
+    assert customer.post(f"/t/{other.pk}/jobs/{job.pk}/cancel/").status_code == 404
+    assert customer.get(f"/t/{other.pk}/jobs/new/").status_code == 404
+    # Routers of another tenant cannot be targeted from one's own tenant.
+    response = customer.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [fleets[other.pk][0].pk], "step": "confirm"})
+    assert response.status_code == 400 and Job.objects.filter(tenant=tenant).count() == 0

@@ -1,0 +1,228 @@
+"""Jobs: the wizard (targets → kind → parameters → preview → confirm), the job page with live progress,
+cancel and retry-failed, and the list. Writes go through jobs.services (the API's services), audited as "ui"."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Action
+from jobs import services as job_services
+from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind
+from jobs.preview import job_preview
+from jobs.services import SPEED_TEST_TYPES
+from ncm_sync.models import Group
+from ui import mirror
+from ui.access import TenantPermissions, tenant_or_404
+from ui.tables import Column, DataTable
+from ui.templatetags.ui import badge
+from ui.views.tenant import ROUTER_STATES, tenant_context
+
+MAX_PICK = 500
+
+
+def _allowed_kinds(perms: TenantPermissions) -> list[tuple[str, str]]:
+    return [(k.value, k.label) for k in JobKind if perms.allows(KIND_ACTIONS[k])]
+
+
+def _int_list(values) -> list[int]:
+    out = []
+    for v in values:
+        if str(v).isdigit():
+            out.append(int(v))
+    return sorted(set(out))
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "message_dict"):
+        return [f"{'' if k in ('__all__', 'detail') else k + ': '}{m}" for k, ms in exc.message_dict.items() for m in ms]
+    return list(exc.messages)
+
+
+def _parameters(kind: str, data) -> dict:
+    if kind == JobKind.SPEED_TEST:
+        return {"test_type": data.get("test_type") or SPEED_TEST_TYPES[0]}
+    if kind == JobKind.CONFIG_PUSH:
+        raw = (data.get("diff") or "").strip()
+        try:
+            diff = json.loads(raw) if raw else None
+        except json.JSONDecodeError as exc:
+            raise ValidationError({"diff": [f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."]}) from None
+        params = {"mode": data.get("mode") or "patch"}
+        if diff is not None:
+            params["diff"] = diff
+        return params
+    return {}
+
+
+@login_required
+def job_new(request, tenant_id):
+    """One page, four steps. GET filters the router list; POST previews or confirms."""
+    tenant = tenant_or_404(request, tenant_id)
+    perms = TenantPermissions(request.user, tenant)
+    kinds = _allowed_kinds(perms)
+    if not kinds:
+        raise PermissionDenied("Your role cannot start jobs on this tenant.")
+    data = request.POST if request.method == "POST" else request.GET
+    if request.method == "POST" and data.get("kind") not in dict(kinds):
+        raise PermissionDenied("Your role does not allow this kind of job on this tenant.")
+    kind = data.get("kind") if data.get("kind") in dict(kinds) else kinds[0][0]
+    routers = mirror.routers_for(request.user, tenant)
+    state, group_id, q = data.get("state", ""), data.get("in_group", ""), (data.get("q") or "").strip()
+    if state in ROUTER_STATES:
+        routers = routers.filter(state=state)
+    if group_id.isdigit():
+        routers = routers.filter(group_id=group_id)
+    if q:
+        routers = routers.filter(name__icontains=q) | routers.filter(serial_number__icontains=q)
+    routers = routers.order_by("name")
+    selected = set(_int_list(data.getlist("routers")))
+    selected_groups = set(_int_list(data.getlist("groups")))
+    groups = Group.objects.for_user(request.user).filter(tenant=tenant, deleted_at__isnull=True).order_by("name")
+    context = tenant_context(
+        request, tenant, kinds=kinds, kind=kind, groups=groups, routers=routers[:MAX_PICK],
+        matching=routers.count(), selected=selected, selected_groups=selected_groups, state=state, group_id=group_id,
+        q=q, speed_test_types=SPEED_TEST_TYPES, test_type=data.get("test_type", ""), mode=data.get("mode", "patch"),
+        diff=data.get("diff", ""), step=1, errors=[],
+    )
+    if request.method != "POST":
+        return render(request, "ui/jobs/new.html", context)
+
+    if data.get("select") == "matching":
+        selected = set(routers.values_list("pk", flat=True)[:MAX_PICK])
+        context["selected"] = selected
+    step = data.get("step")
+    try:
+        parameters = _parameters(kind, data)
+        if step == "confirm":
+            with transaction.atomic():
+                job = job_services.job_create(
+                    user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
+                    group_ids=sorted(selected_groups), parameters=parameters, source="ui",
+                )
+            messages.success(request, f"Job #{job.pk} created: {job.get_kind_display().lower()} of {len(selected) + len(selected_groups)} target(s).")
+            return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
+        preview = job_preview(user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
+                              group_ids=sorted(selected_groups), parameters=parameters)
+    except ValidationError as exc:
+        context["errors"] = _errors(exc)
+        return render(request, "ui/jobs/new.html", context, status=400)
+    for target in preview["targets"]:
+        if kind == JobKind.CONFIG_PUSH:
+            target["current_json"] = json.dumps(target["current"], indent=2, sort_keys=True)
+            target["after_json"] = json.dumps(target["after"], indent=2, sort_keys=True)
+            target["changes"] = _changes(target)
+    context.update(step=4, preview=preview, selected=selected, parameters_json=json.dumps(parameters, indent=2))
+    return render(request, "ui/jobs/new.html", context)
+
+
+def _flat(layer) -> dict:
+    updates = layer[0] if isinstance(layer, list) and layer else (layer if isinstance(layer, dict) else {})
+    return mirror._flatten(updates or {})
+
+
+def _changes(target: dict) -> list[dict]:
+    """Per setting: before → after, in the layer the push writes (individual for routers, group for groups)."""
+    layer = "group" if "group" in target.get("after", {}) else "individual"
+    before, after = _flat(target["current"].get(layer)), _flat(target["after"].get(layer))
+    rows = []
+    for path in sorted(set(before) | set(after)):
+        if before.get(path) != after.get(path):
+            rows.append({"path": path, "before": before.get(path), "after": after.get(path),
+                         "kind": "added" if path not in before else "removed" if path not in after else "changed"})
+    return rows
+
+
+def _job_or_404(request, tenant, job_id) -> Job:
+    return get_object_or_404(Job.objects.for_user(request.user).filter(tenant=tenant).select_related("created_by", "retry_of"), pk=job_id)
+
+
+@login_required
+def job_detail(request, tenant_id, job_id):
+    tenant = tenant_or_404(request, tenant_id)
+    job = _job_or_404(request, tenant, job_id)
+    items = list(JobItem.objects.filter(job=job).select_related("router", "group").order_by("id"))
+    total = len(items) or 1
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "unknown", "cancelled", "skipped"))
+    can_operate = Job.objects.for_user(request.user, Action.CHANGE).filter(pk=job.pk).exists()
+    finished = job.status in TERMINAL_JOB_STATUSES
+    context = tenant_context(
+        request, tenant, job=job, items=items, counts=counts, done=done, total=len(items), finished=finished,
+        pct={s: round(100 * counts.get(s, 0) / total, 1) for s in ("succeeded", "failed", "unknown", "cancelled", "skipped", "dispatched")},
+        can_cancel=can_operate and not finished,
+        can_retry=can_operate and finished and (counts.get(ItemStatus.FAILED, 0) or counts.get(ItemStatus.UNKNOWN, 0)),
+        log=job.log.order_by("-created_at")[:50],
+    )
+    return render(request, "ui/jobs/detail.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel(request, tenant_id, job_id):
+    tenant = tenant_or_404(request, tenant_id)
+    job = _job_or_404(request, tenant, job_id)
+    if not Job.objects.for_user(request.user, Action.CHANGE).filter(pk=job.pk).exists():
+        raise PermissionDenied("Your role cannot cancel this job.")
+    try:
+        with transaction.atomic():
+            job_services.job_cancel(job=job, user=request.user)
+        messages.success(request, f"Job #{job.pk} cancelled; items already sent to NCM finish on their own.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_retry(request, tenant_id, job_id):
+    tenant = tenant_or_404(request, tenant_id)
+    job = _job_or_404(request, tenant, job_id)
+    if not Job.objects.for_user(request.user, Action.CHANGE).filter(pk=job.pk).exists():
+        raise PermissionDenied("Your role cannot retry this job.")
+    try:
+        with transaction.atomic():
+            new = job_services.job_retry_failed(job=job, user=request.user, include_unknown=request.POST.get("include_unknown") == "on")
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+        return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
+    messages.success(request, f"Job #{new.pk} retries the failed devices of job #{job.pk}.")
+    return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=new.pk)
+
+
+@login_required
+def job_list(request, tenant_id):
+    tenant = tenant_or_404(request, tenant_id)
+    qs = Job.objects.for_user(request.user).filter(tenant=tenant).select_related("created_by")
+    columns = [
+        Column("id", "Job", value="pk", order_by="id", clickable=False,
+               render=lambda j: format_html('<a href="{}">#{}</a>', reverse("ui:job-detail", args=[tenant.pk, j.pk]), j.pk)),
+        Column("kind", "Kind", value=lambda j: j.get_kind_display(), order_by="kind"),
+        Column("status", "Status", value="status", order_by="status", render=lambda j: badge(j.status, j.get_status_display())),
+        Column("targets", "Targets", value=lambda j: (j.counts or {}).get("total", 0), css="num", clickable=False),
+        Column("succeeded", "Succeeded", value=lambda j: (j.counts or {}).get("succeeded", 0), css="num", clickable=False),
+        Column("failed", "Failed", value=lambda j: (j.counts or {}).get("failed", 0), css="num", clickable=False),
+        Column("by", "By", value="created_by.username", order_by="created_by__username"),
+        Column("created", "Created", value=lambda j: j.created_at.isoformat(), order_by="created_at", clickable=False),
+        Column("scheduled", "Scheduled for", value=lambda j: j.scheduled_for.isoformat() if j.scheduled_for else "", order_by="scheduled_for", clickable=False),
+    ]
+    table = DataTable(
+        request, qs, columns, table_id="jobs-table", title=f"{tenant.name}: jobs", export_name=f"{tenant.slug}-jobs",
+        search_fields=["kind", "status", "created_by__username"], default_sort="-id",
+        filters={"status": lambda q, v: q.filter(status=v), "kind": lambda q, v: q.filter(kind=v)},
+        empty_message="No jobs yet.",
+    )
+    export = table.export_response()
+    if export:
+        return export
+    perms = TenantPermissions(request.user, tenant)
+    return render(request, "ui/jobs/list.html", tenant_context(request, tenant, table=table, noun="jobs", can_start=bool(_allowed_kinds(perms))))
