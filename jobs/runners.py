@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["run_job", "reap_stale_items", "run_speed_test", "poll_speed_test", "resume_stalled_jobs"]
 
 # A dispatched item older than this has lost its worker: its outcome is unknown.
-DISPATCH_LEASE = timedelta(seconds=settings.NCM_CONNECT_TIMEOUT + settings.NCM_READ_TIMEOUT + 30)
+DISPATCH_LEASE = timedelta(
+    seconds=getattr(settings, "JOBS_DISPATCH_LEASE_SECONDS", None) or settings.NCM_CONNECT_TIMEOUT + settings.NCM_READ_TIMEOUT + 30
+)
 # Requests NCM refused before acting (429, connection refused) go back to pending at most this often.
 MAX_REQUEUES = 5
 SPEED_TEST_CHUNK = 10_000
@@ -58,7 +60,7 @@ def _claim_next(job_id: int) -> JobItem | None:
         if job_status != JobStatus.RUNNING:
             return None
         item = (
-            JobItem.objects.select_for_update(skip_locked=True)
+            JobItem.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("router", "group", "job")
             .filter(job_id=job_id, status=ItemStatus.PENDING)
             .order_by("id")
@@ -238,7 +240,7 @@ def run_speed_test(job_id: int) -> None:
         return
     with transaction.atomic():
         items = list(
-            JobItem.objects.select_for_update(skip_locked=True).select_related("router", "router__account")
+            JobItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("router", "router__account")
             .filter(job_id=job_id, status=ItemStatus.PENDING)
         )
         if not items or Job.objects.get(pk=job_id).status != JobStatus.RUNNING:

@@ -186,6 +186,8 @@ NCM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("NCM_RATE_LIMIT_PER_MINUTE", "500
 # Jobs: drainer tasks per job, and job items in flight per tenant across all workers.
 JOBS_PARALLEL_PER_JOB = int(os.environ.get("JOBS_PARALLEL_PER_JOB", "4"))
 JOBS_MAX_IN_FLIGHT_PER_TENANT = int(os.environ.get("JOBS_MAX_IN_FLIGHT_PER_TENANT", "8"))
+# After this long a dispatched item whose worker vanished is marked unknown (default: NCM timeouts + 30 s).
+JOBS_DISPATCH_LEASE_SECONDS = float(os.environ.get("JOBS_DISPATCH_LEASE_SECONDS", "0")) or None
 
 #
 # Internationalisation

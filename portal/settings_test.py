@@ -31,3 +31,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "100000/min"}}  # noqa: F405
 AXES_FAILURE_LIMIT = 5
+
+# Several checkouts or sessions on one PostgreSQL can each use their own test database name.
+if os.environ.get("PORTAL_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["PORTAL_TEST_DB_NAME"]}  # noqa: F405
