@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
+from django.db.models import JSONField
 from django.utils import timezone
 
 from ncm_sync.client import NcmClient
@@ -55,10 +56,14 @@ class SyncCancelled(Exception):
     """Another listing of the run failed; this one stopped early."""
 
 
-def content_hash(obj: dict) -> str:
-    return hashlib.blake2b(
-        json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode(), digest_size=16
-    ).hexdigest()
+def serialize(obj: dict) -> str:
+    """The canonical text of an NCM object: hashed for change detection and stored as the row's JSON."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(obj: dict, text: str | None = None) -> str:
+    # NCM sends keys in a stable order; a reordering would only cost one rewrite of the row.
+    return hashlib.blake2b((text if text is not None else serialize(obj)).encode(), digest_size=16).hexdigest()
 
 
 @dataclass
@@ -71,6 +76,8 @@ class ResourceStats:
     deleted: int = 0
     links_resolved: int = 0
     seconds: float = 0.0
+    fetch_seconds: float = 0.0
+    write_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -97,9 +104,12 @@ class IdMaps:
 class _ResourceWriter:
     """Upserts one resource's pages for one tenant."""
 
-    def __init__(self, model: type[MirroredModel], tenant_id: int, now, idmaps: IdMaps, enrich=None):
+    def __init__(self, model: type[MirroredModel], tenant_id: int, now, idmaps: IdMaps, enrich=None,
+                 is_complete=None):
         self.model = model
         self.enrich = enrich
+        self.is_complete = is_complete or (lambda name: True)
+        self.deferred: list[dict] = []
         self.tenant_id = tenant_id
         self.now = now
         self.idmaps = idmaps
@@ -118,28 +128,22 @@ class _ResourceWriter:
                               *[f"{name}_id" for name in model.RELATIONS]]
         self.ncm_id_of = getattr(model, "ncm_id_of", None) or (lambda obj: str(obj.get("id") or ""))
 
-    def _links(self, columns: dict) -> dict:
-        links = {}
-        for name, (ncm_column, target) in self.model.RELATIONS.items():
-            ref = columns.get(ncm_column) or ""
-            links[f"{name}_id"] = self.idmaps.get(target).get(ref) if ref else None
-        return links
-
     def write_page(self, objects: list[dict]) -> None:
+        """Write a page's new and changed rows. A row linking to a row of a resource still being listed in
+        this run (and not yet seen) waits in memory until that listing completes, so it is written once,
+        with its link, instead of twice."""
         self.stats.pages += 1
         self.stats.fetched += len(objects)
-        creates: list[MirroredModel] = []
-        updates: list[MirroredModel] = []
+        rows: dict[str, dict] = {}
         for obj in objects:
             ncm_id = self.ncm_id_of(obj)
             if not ncm_id:
                 logger.warning("NCM %s object without an id skipped", self.model.RESOURCE)
                 continue
-            if ncm_id in self.seen:
-                # Listed twice (an offset page shifted under a concurrent change): the later copy wins.
-                pass
+            # A row listed twice (an offset page shifted under a concurrent change): the later copy wins.
             self.seen.add(ncm_id)
-            digest = content_hash(obj)
+            text = serialize(obj)
+            digest = content_hash(obj, text)
             current = self.existing.get(ncm_id)
             if current is not None and current.hash == digest and not current.deleted:
                 self.stats.unchanged += 1
@@ -147,34 +151,138 @@ class _ResourceWriter:
             columns = self.model.columns(obj)
             if self.enrich is not None:
                 self.enrich(self.model, columns)
-            row = self.model(
-                tenant_id=self.tenant_id, ncm_id=ncm_id, data=obj, content_hash=digest, last_seen_at=self.now,
-                deleted_at=None, **columns, **self._links(columns),
-            )
-            if current is None:
-                row.first_seen_at = self.now
-                creates.append(row)
-            else:
-                row.pk = current.pk
-                updates.append(row)
-        if not creates and not updates:
+            row = {"ncm_id": ncm_id, "data": obj, "content_hash": digest, "last_seen_at": self.now,
+                   "deleted_at": None, **columns}
+            row["_text"] = text
+            if current is not None:
+                row["id"] = current.pk
+            rows[ncm_id] = row
+        ready = [row for row in rows.values() if self._resolve(row)]
+        self.deferred.extend(row for row in rows.values() if "_links" not in row)
+        self._store(ready)
+        self.flush(force=False)
+
+    def _resolve(self, row: dict) -> bool:
+        """Set the row's links; False (and nothing set) while a target may still arrive in this run."""
+        links = {}
+        for name, (ncm_column, target) in self.model.RELATIONS.items():
+            ref = row.get(ncm_column) or ""
+            pk = self.idmaps.get(target).get(ref) if ref else None
+            if ref and pk is None and not self.is_complete(target):
+                return False
+            links[f"{name}_id"] = pk
+        row.update(links)
+        row["_links"] = True
+        return True
+
+    def flush(self, force: bool) -> None:
+        """Write deferred rows whose targets are now known (all of them when `force`)."""
+        if not self.deferred:
             return
-        with transaction.atomic():
-            if creates:
-                self.model.objects.bulk_create(creates, batch_size=BATCH)
-            if updates:
-                self.model.objects.bulk_update(updates, self.update_fields, batch_size=BATCH)
+        ready, waiting = [], []
+        for row in self.deferred:
+            if self._resolve(row):
+                ready.append(row)
+            elif force:
+                for name, (_ncm_column, _target) in self.model.RELATIONS.items():
+                    row[f"{name}_id"] = None
+                row["_links"] = True
+                ready.append(row)
+            else:
+                waiting.append(row)
+        self.deferred = waiting
+        for start in range(0, len(ready), BATCH):
+            self._store(ready[start:start + BATCH])
+
+    def _store(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        creates = [row for row in rows if "id" not in row]
+        updates = [row for row in rows if "id" in row]
+        store = _store_postgresql if connection.vendor == "postgresql" else _store_orm
+        created_pks = store(self, creates, updates)
         own_map = self.idmaps.get(self.model.__name__)
-        for row in creates:
-            self.existing[row.ncm_id] = _Existing(row.pk, row.content_hash, False)
-            own_map[row.ncm_id] = row.pk
+        by_id = {row["ncm_id"]: row for row in creates}
+        for ncm_id, pk in created_pks.items():
+            self.existing[ncm_id] = _Existing(pk, by_id[ncm_id]["content_hash"], False)
+            own_map[ncm_id] = pk
         for row in updates:
-            self.existing[row.ncm_id] = _Existing(row.pk, row.content_hash, False)
+            self.existing[row["ncm_id"]] = _Existing(row["id"], row["content_hash"], False)
         self.stats.created += len(creates)
         self.stats.updated += len(updates)
 
     def tombstones(self) -> list[int]:
         return [e.pk for ncm_id, e in self.existing.items() if not e.deleted and ncm_id not in self.seen]
+
+
+def _store_orm(writer: _ResourceWriter, creates: list[dict], updates: list[dict]) -> dict[str, int]:
+    """Any database: bulk_create / bulk_update. Returns {ncm_id: pk} of the created rows."""
+    model = writer.model
+    creates = [_public(row) for row in creates]
+    updates = [_public(row) for row in updates]
+    with transaction.atomic():
+        made = model.objects.bulk_create(
+            [model(tenant_id=writer.tenant_id, first_seen_at=writer.now, **row) for row in creates], batch_size=BATCH
+        )
+        if updates:
+            model.objects.bulk_update([model(**row) for row in updates], writer.update_fields, batch_size=BATCH)
+    if made and all(row.pk for row in made):
+        return {row.ncm_id: row.pk for row in made}
+    return dict(model.objects.filter(tenant_id=writer.tenant_id, ncm_id__in=[r["ncm_id"] for r in creates])
+                .values_list("ncm_id", "pk"))
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def _pg_value(field, value, row):
+    if field.name == "data":
+        return row["_text"]  # already serialised once for the hash; PostgreSQL parses it into jsonb
+    if value is not None and isinstance(field, JSONField):
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+    return value
+
+
+def _store_postgresql(writer: _ResourceWriter, creates: list[dict], updates: list[dict]) -> dict[str, int]:
+    """PostgreSQL: COPY new rows in; COPY changed rows into a temporary table and UPDATE ... FROM it.
+
+    Several times faster than bulk_create/bulk_update for 500-row pages of wide JSON rows.
+    """
+    model = writer.model
+    meta = model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor, for COPY
+        if creates:
+            names = ["tenant_id", "first_seen_at", *_public(creates[0])]
+            fields = [meta.get_field(n) for n in names]  # get_field() knows attnames (group_id) too
+            columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in creates:
+                    values = {"tenant_id": writer.tenant_id, "first_seen_at": writer.now, **row}
+                    copy.write_row([_pg_value(f, values[n], row) for f, n in zip(fields, names)])
+        if updates:
+            names = ["id", *writer.update_fields]
+            fields = [meta.get_field(n) for n in names]
+            quoted = [connection.ops.quote_name(f.column) for f in fields]
+            temp = connection.ops.quote_name(f"ncm_upd_{meta.db_table}")
+            cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS SELECT {', '.join(quoted)} FROM {table} WITH NO DATA")
+            with raw.copy(f"COPY {temp} ({', '.join(quoted)}) FROM STDIN") as copy:
+                for row in updates:
+                    copy.write_row([_pg_value(f, row[n], row) for f, n in zip(fields, names)])
+            assign = ", ".join(f"{q} = s.{q}" for q in quoted[1:])
+            cursor.execute(f"UPDATE {table} AS t SET {assign} FROM {temp} AS s WHERE t.id = s.id")
+        if not creates:
+            return {}
+        cursor.execute(
+            f"SELECT ncm_id, id FROM {table} WHERE tenant_id = %s AND ncm_id = ANY(%s)",
+            [writer.tenant_id, [row["ncm_id"] for row in creates]],
+        )
+        return dict(cursor.fetchall())
 
 
 @dataclass
@@ -193,6 +301,7 @@ class TenantSync:
         self.writers: dict[type[MirroredModel], _ResourceWriter] = {}
         self.stats: dict[str, ResourceStats] = {}
         self._cancel = threading.Event()
+        self.completed: set[str] = set()
         self.alerts_cursor = ""
         self.new_alerts_cursor = ""
 
@@ -207,15 +316,24 @@ class TenantSync:
     def _sync_resource(self, model: type[MirroredModel], threaded: bool) -> None:
         started = time.monotonic()
         try:
-            writer = _ResourceWriter(model, self.tenant_id, self.now, self.idmaps, self._enrich)
+            writer = _ResourceWriter(model, self.tenant_id, self.now, self.idmaps, self._enrich, self._is_complete)
             self.writers[model] = writer
             self.stats[model.RESOURCE] = writer.stats
+            mark = time.monotonic()
             for page in self.client.iter_pages(model.RESOURCE, **self._filters_for(model)):
                 if self._cancel.is_set():
                     raise SyncCancelled(model.RESOURCE)
+                fetched = time.monotonic()
+                writer.stats.fetch_seconds += fetched - mark
+                if writer.stats.pages == 0 and model in (Router, Group):
+                    self._learn_names(model, page)
                 writer.write_page(page)
+                mark = time.monotonic()
+                writer.stats.write_seconds += mark - fetched
                 if model is Alert:
                     self._advance_alert_cursor(page)
+            self.completed.add(model.__name__)
+            writer.flush(force=False)
         except BaseException:
             self._cancel.set()
             raise
@@ -224,6 +342,25 @@ class TenantSync:
                 self.stats[model.RESOURCE].seconds = time.monotonic() - started
             if threaded:
                 connections.close_all()
+
+    def _learn_names(self, model, page: list[dict]) -> None:
+        """Firmware versions and product names for the ids on a first page, fetched before it is written
+        (one `id__in` call each, only for ids never seen), so rows are written once with their names."""
+        from ncm_sync.models import ncm_ref
+
+        wanted = {"firmwares": (self.firmware_versions, "version", ("actual_firmware", "target_firmware"))}
+        if model is Group:
+            wanted["products"] = (self.product_names, "name", ("product",))
+        for resource, (known, attribute, keys) in wanted.items():
+            unknown = sorted({ncm_ref(obj.get(key)) for obj in page for key in keys} - set(known) - {""})
+            if unknown:
+                for names_page in self.client.iter_pages(resource, id__in=unknown):
+                    for obj in names_page:
+                        known[str(obj.get("id"))] = str(obj.get(attribute) or "")
+
+    def _is_complete(self, model_name: str) -> bool:
+        """True once the named resource has been listed to its end in this run (or is not listed in it)."""
+        return model_name in self.completed or model_name not in {m.__name__ for m in self.resources}
 
     def _enrich(self, model, columns: dict) -> None:
         """Fill the firmware version and product name columns from the names already known."""
@@ -255,6 +392,8 @@ class TenantSync:
                 self._sync_resource(model, threaded=False)
         else:
             self._run_concurrently(rest)
+        for writer in self.writers.values():
+            writer.flush(force=True)
         self._resolve_links()
         self._confirm_missing()
         lookups = self._resolve_names(state)
@@ -289,25 +428,26 @@ class TenantSync:
     # Finishing (only after every listing completed)
     #
     def _resolve_links(self) -> None:
-        """Links whose target arrived after the row (same run) or earlier runs left dangling."""
-        for model in self.resources:
-            for name, (ncm_column, target) in model.RELATIONS.items():
-                targets = self.idmaps.get(target)
-                if not targets:
-                    targets.update(
-                        MODELS_BY_NAME[target].objects.filter(tenant_id=self.tenant_id).values_list("ncm_id", "pk")
+        """Links whose target arrived after the row (same run) or that earlier runs left dangling: one
+        set-based UPDATE ... FROM per relation (PostgreSQL, and SQLite >= 3.33), touching only unresolved rows."""
+        q = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            for model in self.resources:
+                for name, (ncm_column, target) in model.RELATIONS.items():
+                    child = q(model._meta.db_table)
+                    parent = q(MODELS_BY_NAME[target]._meta.db_table)
+                    fk = q(model._meta.get_field(name).column)
+                    ref = q(model._meta.get_field(ncm_column).column)
+                    alias = "p"
+                    cursor.execute(
+                        f"UPDATE {child} SET {fk} = {alias}.id FROM {parent} AS {alias} "
+                        f"WHERE {child}.tenant_id = %s AND {child}.{fk} IS NULL AND {child}.{ref} <> '' "
+                        f"AND {alias}.tenant_id = %s AND {alias}.ncm_id = {child}.{ref}",
+                        [self.tenant_id, self.tenant_id],
                     )
-                pending = (
-                    model.objects.filter(tenant_id=self.tenant_id, **{f"{name}_id__isnull": True})
-                    .exclude(**{ncm_column: ""})
-                    .values_list("pk", ncm_column)
-                )
-                fixes = [model(pk=pk, **{f"{name}_id": targets[ref]}) for pk, ref in pending if ref in targets]
-                if fixes:
-                    model.objects.bulk_update(fixes, [f"{name}_id"], batch_size=BATCH)
                     stats = self.stats.get(model.RESOURCE)
-                    if stats is not None:
-                        stats.links_resolved += len(fixes)
+                    if stats is not None and cursor.rowcount > 0:
+                        stats.links_resolved += cursor.rowcount
 
     def _confirm_missing(self) -> None:
         """Rows a listing did not return are looked up by id before being tombstoned.
@@ -355,16 +495,21 @@ class TenantSync:
                 for page in self.client.iter_pages(resource, id__in=unknown):
                     for obj in page:
                         known[str(obj.get("id"))] = str(obj.get(attribute) or "")
+            if not unknown and not any(self._wrote(model) for model, _i, _c in targets):
+                continue  # nothing new to name: an unchanged resync writes nothing here
             for model, id_column, column in targets:
-                rows = model.objects.filter(tenant_id=self.tenant_id).values_list("pk", id_column, column)
-                fixes = [model(pk=pk, **{column: known.get(ref, "")[:64]}) for pk, ref, value in rows
-                         if known.get(ref, "")[:64] != value and (ref in known or value)]
-                if fixes:
-                    model.objects.bulk_update(fixes, [column], batch_size=BATCH)
+                base = model.objects.filter(tenant_id=self.tenant_id)
+                for ref in ids:
+                    value = known.get(ref, "")[: model._meta.get_field(column).max_length]
+                    changed = base.filter(**{id_column: ref}).exclude(**{column: value}).update(**{column: value})
                     stats = self.stats.get(model.RESOURCE)
-                    if stats is not None:
-                        stats.links_resolved += len(fixes)
+                    if changed and stats is not None:
+                        stats.links_resolved += changed
         return firmware, products
+
+    def _wrote(self, model) -> bool:
+        writer = self.writers.get(model)
+        return writer is None or bool(writer.stats.created or writer.stats.updated)
 
     def _tombstone(self) -> None:
         with transaction.atomic():
