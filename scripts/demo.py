@@ -46,7 +46,7 @@ def main() -> None:
     seed = subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
 
     sys.path.insert(0, str(ROOT))
-    from portal.management.commands.seed_demo import DEMO_TENANTS, sim_port
+    from portal.demo_fleet import DEMO_TENANTS, sim_port
 
     sim_keys = "X_CP_API_ID=demo-cp-id X_CP_API_KEY=demo-cp-key X_ECM_API_ID=demo-ecm-id X_ECM_API_KEY=demo-ecm-key"
     lines = [

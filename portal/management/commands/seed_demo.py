@@ -12,20 +12,9 @@ from django.utils import timezone
 
 from accounts.models import Credential, Membership, Organization, Tenant, User
 from accounts.services import credential_save
+from portal.demo_fleet import DEMO_TENANTS, SIM_KEYS, sim_port
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "portal-demo-2026")
-SIM_KEYS = {"cp_api_id": "demo-cp-id", "cp_api_key": "demo-cp-key", "ecm_api_id": "demo-ecm-id", "ecm_api_key": "demo-ecm-key"}
-
-# (name, slug, timezone, routers, seed): fleets of different sizes, one simulator each.
-DEMO_TENANTS = [
-    ("Bakery Chain", "bakery", "America/Chicago", 25, 1),
-    ("City Clinic", "clinic", "Europe/Berlin", 120, 2),
-    ("Logistics Co", "logistics", "Australia/Sydney", 600, 3),
-]
-
-
-def sim_port(index: int) -> int:
-    return int(os.environ.get("DEMO_SIM_BASE_PORT", "8765")) + index
 
 
 class Command(BaseCommand):
