@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from ui.views import account, jobs, overview, tenant
+from ui.views import account, admin, jobs, overview, tenant
 
 auth_patterns = [
     # Named without the namespace: Django's LOGIN_URL = "login" and LOGOUT_REDIRECT_URL = "login".
@@ -29,6 +29,7 @@ page_patterns = [
     path("t/<int:tenant_id>/jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/retry/", jobs.job_retry, name="job-retry"),
+    path("org/audit/", admin.audit_log, name="audit"),
     path("org/security/", account.org_security, name="org-security"),
 ]
 

@@ -192,3 +192,18 @@ def test_static_assets_are_local():
     page = Client().get("/login/").content.decode()
     assert "/static/vendor/htmx.min.js" in page
     assert "cdn" not in page.lower() and "googleapis" not in page
+
+
+def test_audit_log_is_scoped_and_filterable(world):
+    from accounts.audit import record_change
+
+    mine, other = world.tenants[0], world.tenants[2]
+    record_change(actor=world.actor(Role.ADMIN, "org", 0).user, action="action", instance=mine, source="ui", extra={"action": "sync"})
+    record_change(actor=world.actor(Role.ADMIN, "org", 1).user, action="action", instance=other, source="api", extra={"action": "sync"})
+    admin = login(world.actor(Role.ADMIN, "tenant", 0).user)
+    page = region(body(admin.get("/org/audit/")), "audit-table")
+    assert mine.name in page and other.name not in page
+    assert region(body(admin.get("/org/audit/", {"source": "api"})), "audit-table").count("<tr") == 1  # the empty row
+    assert login(world.actor(Role.FULL_ACCESS, "org", 0).user).get("/org/audit/").status_code == 403
+    response = login(world.actor(Role.ADMIN, "org", 1).user).get("/org/audit/", {"export": "csv"})
+    assert other.name in body(response) and mine.name not in body(response)
