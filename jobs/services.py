@@ -286,7 +286,7 @@ def job_finish_if_done(job_id: int) -> Job | None:
 # Control
 #
 @transaction.atomic
-def job_cancel(*, job: Job, user) -> Job:
+def job_cancel(*, job: Job, user, source: str = "api") -> Job:
     """Cancel pending items; dispatched ones finish on their own. The job ends `cancelled`."""
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED):
@@ -297,12 +297,13 @@ def job_cancel(*, job: Job, user) -> Job:
     job.status = JobStatus.CANCELLED
     job.save(update_fields=["status"])
     job_log(job, f"Cancelled by {user.username}: {cancelled} pending item(s) cancelled.")
-    record_change(actor=user, action=AuditAction.ACTION, instance=job, extra={"action": "cancel", "items": cancelled})
+    record_change(actor=user, action=AuditAction.ACTION, instance=job, extra={"action": "cancel", "items": cancelled},
+                  source=source)
     transaction.on_commit(lambda: job_finish_if_done(job.pk))
     return job
 
 
-def job_retry_failed(*, job: Job, user, include_unknown: bool = False) -> Job:
+def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: str = "api") -> Job:
     """A new job for the failed items only (and `unknown` ones only when asked explicitly)."""
     statuses = [ItemStatus.FAILED] + ([ItemStatus.UNKNOWN] if include_unknown else [])
     items = JobItem.objects.filter(job=job, status__in=statuses)
@@ -312,5 +313,5 @@ def job_retry_failed(*, job: Job, user, include_unknown: bool = False) -> Job:
         raise ValidationError({"detail": ["Nothing to retry: no failed items" + (" or unknown items." if include_unknown else ".")]})
     return job_create(
         user=user, tenant=job.tenant, kind=job.kind, router_ids=router_ids, group_ids=group_ids,
-        parameters=job.parameters, retry_of=job,
+        parameters=job.parameters, retry_of=job, source=source,
     )

@@ -267,7 +267,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "webhooks.models.Event"},
+    # One name per choice set, so fields called "status" on different resources don't collide.
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventEnum": "webhooks.models.Event",
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "JobItemStatusEnum": "jobs.models.ItemStatus",
+        "SyncRunStatusEnum": "ncm_sync.models.SyncRunStatus",
+        "TenantSyncStatusEnum": "accounts.models.SyncStatus",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 #

@@ -274,13 +274,15 @@ def test_worker_sigkilled_mid_job_then_restarted_reboots_nobody_twice(sims, oper
     env = {"JOBS_DISPATCH_LEASE_SECONDS": "3"}
     with celery_worker(concurrency=2, env=env) as worker:
         job = services.job_create(user=operator_user, tenant=tenant, kind="reboot", router_ids=[r.pk for r in routers])
-        wait_for(lambda: JobItem.objects.filter(job=job, status=ItemStatus.SUCCEEDED).count() >= 10, message="progress")
+        wait_for(lambda: JobItem.objects.filter(job=job, status=ItemStatus.SUCCEEDED).count() >= 10, timeout=180,
+                 message="progress")
         killed = worker.kill_children()  # the pool dies mid-item; tasks are re-queued (reject_on_worker_lost)
         assert killed
-        wait_for(lambda: JobItem.objects.filter(job=job, status=ItemStatus.SUCCEEDED).count() >= 40, message="progress after child kill")
+        wait_for(lambda: JobItem.objects.filter(job=job, status=ItemStatus.SUCCEEDED).count() >= 40, timeout=180,
+                 message="progress after child kill")
         worker.kill()  # now the whole worker
     with celery_worker(concurrency=2, env=env):  # a restarted worker resumes the job (start-up reaping)
-        wait_for(lambda: Job.objects.get(pk=job.pk).finished_at, timeout=120, message="job to finish")
+        wait_for(lambda: Job.objects.get(pk=job.pk).finished_at, timeout=240, message="job to finish")
     job.refresh_from_db()
     counts = reboots_by_router(sim)
     assert max(counts.values()) == 1, "a router was rebooted twice"
