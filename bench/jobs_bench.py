@@ -125,7 +125,7 @@ def main() -> None:
 
         # Speed test
         with_modems = list(NetDevice.objects.filter(tenant=tenant, deleted_at__isnull=True, mode="wan")
-                           .exclude(type="ethernet").values_list("router_id", flat=True).distinct())
+                           .exclude(type="ethernet").order_by().values_list("router_id", flat=True).distinct())
         modems = NetDevice.objects.filter(tenant=tenant, deleted_at__isnull=True, mode="wan").exclude(type="ethernet").count()
         sim.reset_counters()
         job = services.job_create(user=user, tenant=tenant, kind="speed_test", router_ids=with_modems)
@@ -144,7 +144,7 @@ def main() -> None:
         job.refresh_from_db()
         calls = sum(sim.state.calls.values())
         print(f"speed_test: {modems} modems on {len(with_modems)} routers in {elapsed:.1f} s (NCM's test itself lasts "
-              f"{sim.state.speed_test_duration_s:.0f} s), status {job.status}; NCM calls {calls} "
+              f"{sim.state.speed_test_duration_s:.0f} s), status {job.status} {job.counts}; NCM calls {calls} "
               f"({calls / max(modems, 1):.4f} per modem: {len(test_ids)} POST + polls); "
               f"results stored {SpeedTestResult.objects.filter(job=job).count()}")
         print(f"speed_test: ceiling set by the default budget: {default_budget * 10_000:,} modems/min "
