@@ -60,10 +60,44 @@ class AccountAdmin(ReadOnlyMirrorAdmin):
     search_fields = ("name", "ncm_id")
 
 
+class AcknowledgedFilter(admin.SimpleListFilter):
+    title = "acknowledged"
+    parameter_name = "acknowledged"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Open"), ("yes", "Acknowledged")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(acknowledged_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(acknowledged_at__isnull=False)
+        return queryset
+
+
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyMirrorAdmin):
-    list_display = ("type", "ncm_id", "tenant", "ncm_created_at", "friendly_info")
-    list_filter = ("tenant", "type")
+    list_display = ("type", "ncm_id", "tenant", "router", "ncm_created_at", "friendly_info", "acknowledged_at",
+                    "acknowledged_by")
+    list_filter = ("tenant", AcknowledgedFilter, "type", ("ncm_created_at", admin.DateFieldListFilter))
+    list_select_related = ("tenant", "router", "acknowledged_by")
+    search_fields = ("ncm_id", "friendly_info", "type")
+    date_hierarchy = "ncm_created_at"
+    actions = ["acknowledge"]
+
+    @admin.action(description="Acknowledge selected alerts")
+    def acknowledge(self, request, queryset):
+        from accounts.roles import Action
+        from ncm_sync.services.alerts import alert_acknowledge
+
+        allowed = queryset.for_user(request.user, Action.CHANGE).filter(acknowledged_at__isnull=True)
+        done = 0
+        for alert in allowed:
+            alert_acknowledge(alert=alert, user=request.user)
+            done += 1
+        skipped = queryset.count() - done
+        self.message_user(request, f"{done} alert(s) acknowledged" + (f"; {skipped} skipped (already acknowledged "
+                          "or outside what you may change)." if skipped else "."))
 
 
 for model in (Location, NetDeviceHealth, NetDeviceMetrics, ConfigurationManager):

@@ -113,8 +113,16 @@ class AlertFilterSet(MirrorFilterSet):
     router = django_filters.NumberFilter(field_name="router_id")
     account = django_filters.NumberFilter(field_name="account_id")
     type = django_filters.MultipleChoiceFilter(field_name="type", choices=[], help_text="Alert type(s).")
-    created_after = django_filters.IsoDateTimeFilter(field_name="ncm_created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="ncm_created_at", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="ncm_created_at", lookup_expr="gte", help_text="NCM's created_at at or after (ISO 8601)."
+    )
+    created_before = django_filters.IsoDateTimeFilter(field_name="ncm_created_at", lookup_expr="lt",
+                                                   help_text="NCM's created_at before (ISO 8601).")
+    acknowledged = django_filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", exclude=True,
+        help_text="true: acknowledged alerts only; false: open (unacknowledged) alerts only.",
+    )
+    acknowledged_by = django_filters.NumberFilter(field_name="acknowledged_by_id", help_text="User id.")
 
     class Meta:
         model = Alert

@@ -334,6 +334,12 @@ class Alert(MirroredModel):
     router = models.ForeignKey(Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     account_ncm_id = models.CharField(max_length=64, blank=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    # Portal-side state (never written by the sync): who acknowledged the alert, and when.
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True, db_index=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
 
     Meta = _mirror_meta("alert")
 

@@ -9,11 +9,14 @@ import jobs.api.urls  # noqa: F401
 import webhooks.api.urls  # noqa: F401
 from portal import health
 from portal.api.router import router
+from webhooks import inbound
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # NCM alert push destinations post here (unguessable per-tenant token + x-cp-signature; no session).
+    path("hooks/ncm/<str:token>/", inbound.ncm_alert_push, name="ncm-alert-push"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -6,9 +6,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from portal.crypto import rotate_token
-from portal.scoping import OrganizationOrTenantScopedQuerySet
+from portal.scoping import OrganizationOrTenantScopedQuerySet, TenantScopedQuerySet
 
-__all__ = ["Event", "Webhook", "WebhookDelivery", "DeliveryStatus"]
+__all__ = ["Event", "Webhook", "WebhookDelivery", "DeliveryStatus", "AlertPushReceiver"]
 
 
 class Event(models.TextChoices):
@@ -100,3 +100,46 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → webhook {self.webhook_id} ({self.status})"
+
+
+class AlertPushReceiver(models.Model):
+    """A tenant's inbound endpoint for NCM alert push destinations (inbound webhooks).
+
+    NCM posts alerts to `/hooks/ncm/<token>/` signed with `x-cp-signature` (hex HMAC-SHA256 of the raw body
+    under the shared secret). The URL token is an unguessable capability stored only as its SHA-256; the
+    shared secret is stored encrypted (MultiFernet) because verifying needs it in clear. Both are shown once,
+    when the receiver is created or rotated (`POST /api/v1/tenants/{id}/alert-push/`).
+    """
+
+    tenant = models.OneToOneField(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="alert_push_receiver", verbose_name=_("tenant")
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    secret_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    last_received_at = models.DateTimeField(null=True, blank=True, help_text=_("Last push with a valid signature."))
+    last_rejected_at = models.DateTimeField(null=True, blank=True, help_text=_("Last push refused (bad signature)."))
+    received_count = models.PositiveBigIntegerField(default=0)
+    rejected_count = models.PositiveBigIntegerField(default=0)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("NCM alert push receiver")
+
+    def __str__(self) -> str:
+        return f"NCM alert push receiver of tenant {self.tenant_id}"
+
+    def __repr__(self) -> str:
+        return f"<AlertPushReceiver id={self.pk} tenant={self.tenant_id}>"
+
+    @classmethod
+    def rotate_encrypted_secrets(cls) -> int:
+        count = 0
+        for receiver in cls.objects.select_for_update().only("pk", "secret_encrypted"):
+            receiver.secret_encrypted = rotate_token(receiver.secret_encrypted)
+            receiver.save(update_fields=["secret_encrypted"])
+            count += 1
+        return count

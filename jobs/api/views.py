@@ -10,6 +10,7 @@ from jobs import filtersets, services
 from jobs.api import serializers
 from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
 from jobs.preview import job_preview
+from portal.api.export import ExportableListMixin
 from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet, TenantScopedViewSet
 
 
@@ -83,9 +84,10 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         return Response(serializers.JobSerializer(new_job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 
 
-class JobItemViewSet(TenantScopedReadOnlyViewSet):
-    """Job items across jobs (one per target), filterable by job, router and status."""
+class JobItemViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
+    """Job items across jobs (one per target), filterable by job, router and status; `?format=csv` exports."""
 
+    csv_name = "job-items"
     queryset = JobItem.objects.all()
     serializer_class = serializers.JobItemSerializer
     filterset_class = filtersets.JobItemFilterSet

@@ -93,10 +93,27 @@ class LocationSerializer(MirrorSerializer):
 
 
 class AlertSerializer(MirrorSerializer):
+    """An NCM alert (NCM's own fields, e.g. `created_at`, `detected_at`, `info`), plus the portal's
+    acknowledgement: `acknowledged`, `acknowledged_at`, `acknowledged_by` (a user id)."""
+
+    acknowledged = serializers.SerializerMethodField()
+
     class Meta:
         model = Alert
-        fields = MIRROR_FIELDS + ["type", "router", "account", "created_at_timeuuid", "friendly_info"]
+        fields = MIRROR_FIELDS + ["type", "router", "account", "created_at_timeuuid", "friendly_info",
+                                  "acknowledged", "acknowledged_at", "acknowledged_by"]
         read_only_fields = fields
+
+    def get_acknowledged(self, obj) -> bool:
+        return obj.acknowledged_at is not None
+
+
+class AlertCountSerializer(serializers.Serializer):
+    tenant = serializers.IntegerField()
+    tenant_name = serializers.CharField()
+    open = serializers.IntegerField(help_text="Not acknowledged.")
+    acknowledged = serializers.IntegerField()
+    total = serializers.IntegerField()
 
 
 class SyncRunSerializer(ScopedModelSerializer):

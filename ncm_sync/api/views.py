@@ -1,5 +1,14 @@
-"""Read-only API over the NCM mirror and the sync runs (contract §4). Scoping comes from the base viewset."""
+"""Read-only API over the NCM mirror and the sync runs (contract §4). Scoping comes from the base viewset.
+
+Alerts add the portal's acknowledgement (acknowledge / unacknowledge) and per-tenant counts. Routers, net
+devices and alerts export as CSV (`?format=csv`); every mirror list and detail has ETags.
+"""
 from django.db.models import JSONField, OuterRef, Subquery
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.roles import Action
 
 from ncm_sync import filtersets
 from ncm_sync.api import serializers
@@ -14,10 +23,12 @@ from ncm_sync.models import (
     Router,
     SyncRun,
 )
+from ncm_sync.services.alerts import alert_acknowledge, alert_counts, alert_unacknowledge
+from portal.api.export import ETagMixin, ExportableListMixin
 from portal.api.viewsets import TenantScopedReadOnlyViewSet
 
 
-class MirrorViewSet(TenantScopedReadOnlyViewSet):
+class MirrorViewSet(ETagMixin, TenantScopedReadOnlyViewSet):
     ordering = ["id"]
 
     def scoped_queryset(self, queryset):
@@ -42,9 +53,14 @@ class GroupViewSet(MirrorViewSet):
     ordering_fields = ["id", "name", "product", "firmware", "last_seen_at"]
 
 
-class RouterViewSet(MirrorViewSet):
-    """Routers; filter by state, group, product, firmware; search by name, serial number or MAC."""
+class RouterViewSet(ExportableListMixin, MirrorViewSet):
+    """Routers; filter by state, group, product, firmware; search by name, serial number or MAC.
+    `?format=csv` exports the whole filtered list."""
 
+    csv_name = "routers"
+    csv_fields = ["id", "tenant", "ncm_id", "name", "serial_number", "mac", "state", "state_updated_at",
+                  "full_product_name", "firmware_version", "config_status", "ipv4_address", "group", "account",
+                  "description", "asset_id", "custom1", "custom2", "last_seen_at", "deleted_at"]
     queryset = Router.objects.all()
     serializer_class = serializers.RouterSerializer
     filterset_class = filtersets.RouterFilterSet
@@ -52,9 +68,14 @@ class RouterViewSet(MirrorViewSet):
     ordering_fields = ["id", "name", "state", "product", "firmware", "serial_number", "state_updated_at", "last_seen_at"]
 
 
-class NetDeviceViewSet(MirrorViewSet):
-    """Net devices (modems and WAN interfaces) with their cellular health and latest signal metrics."""
+class NetDeviceViewSet(ExportableListMixin, MirrorViewSet):
+    """Net devices (modems and WAN interfaces) with their cellular health and latest signal metrics.
+    `?format=csv` exports the whole filtered list."""
 
+    csv_name = "net-devices"
+    csv_fields = ["id", "tenant", "ncm_id", "router", "name", "mode", "type", "is_asset", "carrier",
+                  "connection_state", "service_type", "mac", "serial", "iccid", "imei", "ipv4_address",
+                  "cellular_health_score", "cellular_health_category", "metrics", "last_seen_at", "deleted_at"]
     queryset = NetDevice.objects.all()
     serializer_class = serializers.NetDeviceSerializer
     filterset_class = filtersets.NetDeviceFilterSet
@@ -78,15 +99,50 @@ class LocationViewSet(MirrorViewSet):
     ordering_fields = ["id", "last_seen_at"]
 
 
-class AlertViewSet(MirrorViewSet):
-    """NCM alerts (newest first)."""
+class AlertViewSet(ExportableListMixin, MirrorViewSet):
+    """NCM alerts (newest first), from the periodic sync and NCM's alert push. Filter by tenant, router, type
+    (repeatable), time range (`created_after`, `created_before`) and `acknowledged`; `?format=csv` exports."""
 
     queryset = Alert.objects.all()
     serializer_class = serializers.AlertSerializer
     filterset_class = filtersets.AlertFilterSet
     search_fields = ["friendly_info", "type"]
     ordering = ["-ncm_created_at", "-id"]
-    ordering_fields = ["id", "ncm_created_at", "type"]
+    ordering_fields = ["id", "ncm_created_at", "type", "acknowledged_at"]
+    csv_name = "alerts"
+    csv_fields = ["id", "tenant", "ncm_id", "type", "router", "account", "created_at", "detected_at",
+                  "friendly_info", "info", "acknowledged", "acknowledged_at", "acknowledged_by", "first_seen_at"]
+
+    @extend_schema(request=None, responses={200: serializers.AlertSerializer,
+                                            403: OpenApiResponse(description="Your role may not change this tenant.")})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def acknowledge(self, request, pk=None):
+        """Acknowledge the alert (records who and when). Acknowledging it again keeps the first acknowledgement."""
+        alert = self.get_object()
+        already = alert.acknowledged_at is not None
+        alert = alert_acknowledge(alert=alert, user=request.user)
+        if not already:
+            self.audit_action(alert, "acknowledge")
+        return Response(self.get_serializer(alert).data)
+
+    @extend_schema(request=None, responses={200: serializers.AlertSerializer,
+                                            403: OpenApiResponse(description="Your role may not change this tenant.")})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def unacknowledge(self, request, pk=None):
+        """Reopen an acknowledged alert."""
+        alert = self.get_object()
+        if alert.acknowledged_at is not None:
+            alert = alert_unacknowledge(alert=alert)
+            self.audit_action(alert, "unacknowledge")
+        return Response(self.get_serializer(alert).data)
+
+    @extend_schema(responses={200: serializers.AlertCountSerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def counts(self, request):
+        """Open, acknowledged and total alerts per tenant in scope (tenants with matching alerts), with the
+        list's filters (e.g. `?created_after=` for a time window, `?type=`)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        return Response(serializers.AlertCountSerializer(alert_counts(queryset), many=True).data)
 
 
 class SyncRunViewSet(TenantScopedReadOnlyViewSet):

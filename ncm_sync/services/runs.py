@@ -166,10 +166,23 @@ def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
             client.close()
     figures = {name: s.as_dict() for name, s in stats.items()}
     _finish(run, SyncRunStatus.SUCCEEDED, fields={"api_calls": client.calls, "resources": figures, **_totals(figures)})
+    _announce_new_alerts(tenant_id, engine, figures)
     Tenant.objects.filter(pk=tenant_id).update(
         sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
     )
     return run
+
+
+def _announce_new_alerts(tenant_id: int, engine: TenantSync, figures: dict) -> None:
+    """Outbound `alert.created` for the alerts this run inserted (webhooks.alert_push; not on a first sync)."""
+    if not figures.get("alerts", {}).get("created"):
+        return
+    from webhooks.alert_push import emit_synced_alerts
+
+    try:
+        emit_synced_alerts(tenant_id=tenant_id, first_seen_at=engine.now, initial=not engine.alerts_cursor)
+    except Exception:  # noqa: BLE001 - the sync itself succeeded; never fail it for a notification
+        logger.exception("alert.created events of tenant %s could not be queued", tenant_id)
 
 
 def _totals(figures: dict, deleted: bool = True) -> dict:

@@ -50,3 +50,21 @@ class WebhookDeliverySerializer(ScopedModelSerializer):
         fields = ["id", "webhook", "tenant", "event", "msg_id", "status", "attempts", "response_code", "error",
                   "created_at", "last_attempt_at", "next_attempt_at", "payload"]
         read_only_fields = fields
+
+
+class AlertPushReceiverSerializer(serializers.Serializer):
+    """The tenant's NCM alert push receiver as created or rotated: `url` and `secret` are shown this once."""
+
+    tenant = serializers.IntegerField(source="receiver.tenant_id", read_only=True)
+    url = serializers.URLField(
+        read_only=True,
+        help_text="Set it as the NCM alert push destination's endpoint URL (`endpoint.url`). Unguessable; "
+        "treat it as a secret. Rotating gives a new one; the old stops working.",
+    )
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="Set it as the destination's `authentication.secret`. NCM signs each push with it "
+        "(`x-cp-signature`: hex HMAC-SHA256 of the raw body). Shown once.",
+    )
+    created_at = serializers.DateTimeField(source="receiver.created_at", read_only=True)
+    rotated_at = serializers.DateTimeField(source="receiver.rotated_at", read_only=True, allow_null=True)
