@@ -8,7 +8,7 @@ from accounts.models import Tenant
 from accounts.roles import Action
 from portal.scoping import allowed_organizations, allowed_tenants
 
-__all__ = ["tenant_or_404", "TenantPermissions", "OrgPermissions", "require"]
+__all__ = ["tenant_or_404", "TenantPermissions", "OrgPermissions", "require", "require_anywhere", "recheck", "in_scope"]
 
 
 def tenant_or_404(request, tenant_id, action: str = Action.VIEW) -> Tenant:
@@ -22,6 +22,26 @@ def tenant_or_404(request, tenant_id, action: str = Action.VIEW) -> Tenant:
 def require(perms, action: str) -> None:
     if not perms.allows(action):
         raise PermissionDenied(f"Your role does not allow “{Action(action).label}” here.")
+
+
+def require_anywhere(user, action: str, message: str | None = None) -> OrgPermissions:
+    """403 unless the user holds `action` on some tenant or organization (admin pages). Returns the perms."""
+    perms = OrgPermissions(user)
+    if not perms.allows(action):
+        raise PermissionDenied(message or f"Your role does not allow “{Action(action).label}”.")
+    return perms
+
+
+def in_scope(instance, user, action: str) -> bool:
+    """Whether `instance` is in `Model.objects.for_user(user, action)`."""
+    return type(instance)._default_manager.all().for_user(user, action).filter(pk=instance.pk).exists()
+
+
+def recheck(instance, user, action: str) -> None:
+    """After a save, inside the transaction (as the API's `_recheck`): a write that put the object outside
+    what the user may manage raises 403, and the atomic block rolls it back."""
+    if not in_scope(instance, user, action):
+        raise PermissionDenied("This change would put the object outside what you may manage.")
 
 
 class TenantPermissions:

@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from ui.views import account, admin, jobs, overview, tenant
+from ui.views import account, admin, credentials, jobs, maintenance, overview, tenant, users, webhooks
 
 auth_patterns = [
     # Named without the namespace: Django's LOGIN_URL = "login" and LOGOUT_REDIRECT_URL = "login".
@@ -29,7 +29,24 @@ page_patterns = [
     path("t/<int:tenant_id>/jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/retry/", jobs.job_retry, name="job-retry"),
+    path("t/<int:tenant_id>/credentials/", credentials.credentials, name="credentials"),
+    path("t/<int:tenant_id>/credentials/test/", credentials.credential_test, name="credential-test"),
+    path("t/<int:tenant_id>/maintenance/", maintenance.maintenance_windows, name="maintenance"),
+    path("t/<int:tenant_id>/maintenance/<int:window_id>/", maintenance.maintenance_edit, name="maintenance-edit"),
+    path("t/<int:tenant_id>/maintenance/<int:window_id>/delete/", maintenance.maintenance_delete, name="maintenance-delete"),
     path("org/audit/", admin.audit_log, name="audit"),
+    path("org/users/", users.user_list, name="users"),
+    path("org/users/new/", users.user_new, name="user-new"),
+    path("org/users/<int:user_id>/", users.user_detail, name="user-detail"),
+    path("org/users/<int:user_id>/active/", users.user_set_active, name="user-active"),
+    path("org/users/<int:user_id>/memberships/", users.membership_add, name="membership-add"),
+    path("org/users/<int:user_id>/memberships/<int:membership_id>/", users.membership_change, name="membership-change"),
+    path("org/users/<int:user_id>/memberships/<int:membership_id>/remove/", users.membership_remove, name="membership-remove"),
+    path("org/webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("org/webhooks/new/", webhooks.webhook_new, name="webhook-new"),
+    path("org/webhooks/<int:webhook_id>/", webhooks.webhook_detail, name="webhook-detail"),
+    path("org/webhooks/<int:webhook_id>/delete/", webhooks.webhook_delete, name="webhook-delete"),
+    path("org/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver/", webhooks.webhook_redeliver, name="webhook-redeliver"),
     path("org/security/", account.org_security, name="org-security"),
 ]
 
