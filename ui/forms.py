@@ -12,6 +12,9 @@ from jobs.models import MaintenanceWindow
 from portal.scoping import allowed_organizations, allowed_tenants
 from webhooks.models import Event
 
+__all__ = ["apply_errors", "ScopeField", "UserCreateForm", "MembershipForm", "MembershipRoleForm", "CredentialForm",
+           "MaintenanceWindowForm", "WebhookForm", "WEEKDAYS"]
+
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"), (6, "Sunday")]
 
 
@@ -186,7 +189,3 @@ class WebhookForm(forms.Form):
             self.fields["scope"] = ScopeField(user=user, action=action, label="For",
                                               help_text="An organization's webhook receives the events of all its tenants.")
             self.order_fields(["scope", "url", "events", "description", "enabled"])
-
-
-__all__ = ["apply_errors", "ScopeField", "UserCreateForm", "MembershipForm", "MembershipRoleForm", "CredentialForm",
-           "MaintenanceWindowForm", "WebhookForm", "WEEKDAYS"]

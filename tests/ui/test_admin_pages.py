@@ -10,7 +10,7 @@ import pytest
 from accounts.models import AuditEvent, Credential, Membership, User
 from accounts.roles import Role
 from jobs.models import MaintenanceWindow
-from tests.factories import SECRET_MARK, make_credential, make_user, secret_values
+from tests.factories import SECRET_MARK, make_user, secret_values
 from tests.ui.test_pages import body, login
 from webhooks import services as webhook_services
 from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery

@@ -220,3 +220,34 @@ def test_two_factor_sign_in_when_required(page, live_server, sim_world):
     page.click("main button[type=submit]")
     page.wait_for_selector("#tenants-table")
     assert Membership.objects.filter(user=sim_world["users"]["customer"]).count() == 1
+
+
+def test_admin_adds_maintenance_window_and_tests_the_ncm_connection(page, live_server, sim_world):
+    from jobs.models import MaintenanceWindow
+
+    base, bakery = live_server.url, sim_world["bakery"]
+    make_user("msp-admin", org=sim_world["org"], role=Role.ADMIN)
+    sign_in(page, base, "msp-admin")
+    page.wait_for_selector("#tenants-table")
+    page.goto(f"{base}/t/{bakery.pk}/maintenance/")
+    page.wait_for_selector("#window-form")
+    page.fill("#id_name", "Sunday night")
+    page.select_option("#id_weekday", "6")
+    page.fill("#id_start_time", "02:00")
+    page.fill("#id_duration_minutes", "90")
+    page.click("#add-window")
+    page.wait_for_selector("#windows-table td[data-col=name]:has-text('Sunday night')")
+    assert "Sunday 03:30" in page.inner_text("#windows-table")
+    assert MaintenanceWindow.objects.filter(tenant=bakery, weekday=6, duration_minutes=90).exists()
+    shot(page, "maintenance-windows")
+    # Test connection: htmx, a spinner while NCM is asked, then what it found.
+    page.click("#nav-credentials")
+    page.wait_for_selector("#credential-summary")
+    page.click("#test-connection")
+    page.wait_for_selector("#connection-result [data-ok='1']")
+    assert "Connected:" in page.inner_text("#connection-result")
+    assert "tsecret-" not in page.content()
+    shot(page, "credentials")
+    page.click("#nav-users")
+    page.wait_for_selector("#users-table")
+    shot(page, "users")

@@ -102,6 +102,11 @@ def _deliveries_table(request, webhook) -> DataTable:
         Column("event", "Event", value="event", order_by="event"),
         Column("tenant", "Tenant", value="tenant.name", order_by="tenant__name"),
         Column("status", "Status", value="status", order_by="status", render=lambda d: badge(d.status, d.get_status_display())),
+        Column("redeliver", "", value=lambda d: "", export=False, clickable=False, render=lambda d: format_html(
+            '<form method="post" action="{}" class="inline" data-busy="Queuing…" hx-boost="false">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<button class="btn small" type="submit" data-redeliver="{}">Redeliver</button></form>',
+            redeliver_url(d), get_token(request), d.pk)),
         Column("attempts", "Attempts", value="attempts", order_by="attempts", css="num", clickable=False),
         Column("code", "Response", value="response_code", order_by="response_code", css="num", clickable=False),
         Column("error", "Error", value="error", render=lambda d: format_html('<span class="error">{}</span>', d.error) if d.error else ""),
@@ -110,11 +115,6 @@ def _deliveries_table(request, webhook) -> DataTable:
         Column("next", "Next attempt", value=lambda d: d.next_attempt_at.isoformat(timespec="seconds") if d.next_attempt_at and d.status != DeliveryStatus.SUCCEEDED else "",
                order_by="next_attempt_at", clickable=False),
         Column("msg_id", "webhook-id", value="msg_id", css="hide-col"),
-        Column("redeliver", "", value=lambda d: "", export=False, clickable=False, render=lambda d: format_html(
-            '<form method="post" action="{}" class="inline" data-busy="Queuing…" hx-boost="false">'
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button class="btn small" type="submit" data-redeliver="{}">Redeliver</button></form>',
-            redeliver_url(d), get_token(request), d.pk)),
     ]
     return DataTable(
         request, qs, columns, table_id="deliveries-table", title=f"Deliveries to {webhook.url}",
