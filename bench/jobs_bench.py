@@ -50,8 +50,8 @@ def drain(job_id: int, threads: int) -> None:
 
     def work():
         try:
-            while runners.run_job(job_id, max_seconds=600):
-                time.sleep(0.05)
+            while (delay := runners.run_job(job_id, max_seconds=600)) is not None:
+                time.sleep(min(delay, 0.5))
         finally:
             connection.close()
 

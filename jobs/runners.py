@@ -125,24 +125,29 @@ def _configuration_manager_id(client, item: JobItem) -> str:
     return str(found[0]["id"])
 
 
-def run_job(job_id: int, *, max_seconds: float = 240) -> bool:
-    """Work through a job's pending items inside the tenant's in-flight cap. Returns True when more remain."""
+def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
+    """Work through a job's pending items inside the tenant's in-flight cap.
+
+    Returns None when there is nothing left for this drainer, else the seconds after which to run again:
+    soon when items remain (the cap was full or the time was used), or when the oldest item in flight
+    elsewhere would be reaped, so a job never waits for the periodic sweep to finish.
+    """
     job = Job.objects.select_related("tenant").get(pk=job_id)
     if job.kind == JobKind.SPEED_TEST:
         run_speed_test(job_id)
-        return False
+        return None
     client = _client(job)
     if client is None:
         _fail_all_pending(job, "The tenant has no NCM credential.")
         services.job_finish_if_done(job_id)
-        return False
+        return None
     slots = TenantSlots(job.tenant_id)
     deadline = time.monotonic() + max_seconds
     with client:
         while time.monotonic() < deadline:
             slot = slots.acquire()
             if slot is None:
-                return True  # the tenant's cap is in use: come back shortly
+                return 1.0  # the tenant's cap is in use: come back shortly
             try:
                 item = _claim_next(job_id)
                 if item is None:
@@ -151,10 +156,18 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> bool:
             finally:
                 slots.release(slot)
         else:
-            return True
+            return 0.0
     reap_stale_items(job_id)
     services.job_finish_if_done(job_id)
-    return JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING).exists()
+    if JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING, job__status=JobStatus.RUNNING).exists():
+        return 0.0
+    oldest = (
+        JobItem.objects.filter(job_id=job_id, status=ItemStatus.DISPATCHED, ncm_ref="")
+        .order_by("dispatched_at").values_list("dispatched_at", flat=True).first()
+    )
+    if oldest is None:
+        return None
+    return max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1)
 
 
 def _run_item(client, item: JobItem) -> None:

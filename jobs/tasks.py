@@ -18,9 +18,11 @@ def start_job_task(job_id: int) -> None:
 def run_job_task(self, job_id: int) -> None:
     from jobs.runners import run_job
 
-    if run_job(job_id):
-        # More items remain (the tenant's in-flight cap was full, or this task used its time): continue soon.
-        run_job_task.apply_async((job_id,), countdown=1)
+    delay = run_job(job_id)
+    if delay is not None:
+        # Items remain (the cap was full, or this task used its time) or others' items in flight must be
+        # settled: continue then (always well below the broker's visibility timeout).
+        run_job_task.apply_async((job_id,), countdown=min(delay, 600))
 
 
 @shared_task(**SAFE)

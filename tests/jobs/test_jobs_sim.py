@@ -3,6 +3,7 @@ speed tests, scoping and roles. Real PostgreSQL; real Celery workers for the cra
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import datetime, time as dtime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,8 +37,8 @@ def drain(job: Job, workers: int = 4) -> Job:
         from django.db import connection
 
         try:
-            while runners.run_job(job.pk, max_seconds=60):
-                pass
+            while (delay := runners.run_job(job.pk, max_seconds=60)) is not None:
+                time.sleep(min(delay, 0.5))
         finally:
             connection.close()
 
@@ -100,7 +101,7 @@ def test_cancel_then_retry_failed_only(sims, operator_user):
     job = services.job_create(user=operator_user, tenant=tenant, kind="reboot", router_ids=[r.pk for r in routers[:10]])
     services.job_start(job.pk)
     services.job_cancel(job=job, user=operator_user)
-    assert not runners.run_job(job.pk)
+    assert runners.run_job(job.pk) is None
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.counts.get("cancelled") == 10
     assert reboots_by_router(sim) == Counter()
@@ -281,8 +282,12 @@ def test_worker_sigkilled_mid_job_then_restarted_reboots_nobody_twice(sims, oper
         wait_for(lambda: JobItem.objects.filter(job=job, status=ItemStatus.SUCCEEDED).count() >= 40, timeout=180,
                  message="progress after child kill")
         worker.kill()  # now the whole worker
-    with celery_worker(concurrency=2, env=env):  # a restarted worker resumes the job (start-up reaping)
-        wait_for(lambda: Job.objects.get(pk=job.pk).finished_at, timeout=240, message="job to finish")
+    with celery_worker(concurrency=2, env=env) as restarted:  # a restarted worker resumes the job (start-up reaping)
+        try:
+            wait_for(lambda: Job.objects.get(pk=job.pk).finished_at, timeout=240, message="job to finish")
+        except AssertionError as exc:
+            states = Counter(JobItem.objects.filter(job=job).values_list("status", flat=True))
+            raise AssertionError(f"{exc}; items {dict(states)}\n{restarted.output()[-4000:]}") from None
     job.refresh_from_db()
     counts = reboots_by_router(sim)
     assert max(counts.values()) == 1, "a router was rebooted twice"
