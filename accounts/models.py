@@ -6,7 +6,7 @@ import zoneinfo
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -143,7 +143,17 @@ class UserQuerySet(TenantScopedQuerySet):
         if action == Action.VIEW:
             in_scope |= Q(pk=user.pk)
         # Operators are never in a customer's scope, even if they hold a membership.
-        return self.filter(in_scope).exclude(Q(is_superuser=True) & ~Q(pk=user.pk)).distinct()
+        queryset = self.filter(in_scope).exclude(Q(is_superuser=True) & ~Q(pk=user.pk)).distinct()
+        if action != Action.VIEW:
+            # To change a login you must manage every scope it holds a role in (a customer's admin can't
+            # deactivate the MSP's staff who also hold a role on that customer's tenant).
+            elsewhere = Membership.objects.filter(user=OuterRef("pk")).exclude(
+                Q(organization__in=orgs) | Q(tenant__in=tenants.values("id"))
+            )
+            queryset = queryset.exclude(Exists(elsewhere)).exclude(
+                Q(home_organization__isnull=False) & ~Q(home_organization__in=orgs)
+            )
+        return queryset
 
 
 class PortalUserManager(UserManager.from_queryset(UserQuerySet)):

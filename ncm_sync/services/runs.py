@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential, Provider, SyncStatus, Tenant
+from ncm_sync.events import announce_router_transitions, announce_sync_failed, router_states
 from ncm_sync.client import (
     NcmAuthError,
     NcmError,
@@ -145,6 +146,7 @@ def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
             if credential is None:
                 raise NcmError("This tenant has no NCM credential; add one before syncing.")
             client = client_for_credential(credential)
+        states_before = router_states(tenant_id)
         engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers)
         stats = engine.run()
     except BaseException as exc:  # noqa: BLE001 - recorded on the run; Celery's own exits re-raised
@@ -158,6 +160,7 @@ def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
             "api_calls": getattr(client, "calls", 0), "resources": partial, **_totals(partial, deleted=False),
         })
         Tenant.objects.filter(pk=tenant_id).update(sync_status=SyncStatus.FAILED, sync_error=message)
+        announce_sync_failed(run)
         if not isinstance(exc, Exception):
             raise
         return run
@@ -167,6 +170,7 @@ def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
     figures = {name: s.as_dict() for name, s in stats.items()}
     _finish(run, SyncRunStatus.SUCCEEDED, fields={"api_calls": client.calls, "resources": figures, **_totals(figures)})
     _announce_new_alerts(tenant_id, engine, figures)
+    announce_router_transitions(tenant_id, states_before)
     Tenant.objects.filter(pk=tenant_id).update(
         sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
     )

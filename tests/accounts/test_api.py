@@ -357,3 +357,20 @@ def test_list_query_count_is_constant(world, client_for, path):
     with CaptureQueriesContext(connection) as large:
         assert api.get(path).status_code == 200
     assert len(large) == len(small), f"{path}: {len(small)} → {len(large)} queries"
+
+
+def test_customer_admin_cannot_change_msp_staff_on_its_tenant(world, client_for):
+    """MSP staff holding a role on a customer's tenant stay out of reach of that customer's admin."""
+    from accounts.models import Membership
+
+    staff = world.actor("full_access", "org", 0).user
+    Membership.objects.create(user=staff, tenant=world.tenants[0], role="read_only")
+    customer_admin = client_for(world.actor("admin", "tenant", 0).user)
+    assert customer_admin.get(f"/api/v1/users/{staff.pk}/").status_code == 200  # visible: they share the tenant
+    assert customer_admin.delete(f"/api/v1/users/{staff.pk}/").status_code == 403
+    assert customer_admin.patch(f"/api/v1/users/{staff.pk}/", {"email": "x@evil.example"}, format="json").status_code == 403
+    staff.refresh_from_db()
+    assert staff.is_active and staff.email != "x@evil.example"
+    # The customer's own users remain manageable.
+    own = world.actor("read_only", "tenant", 0).user
+    assert customer_admin.patch(f"/api/v1/users/{own.pk}/", {"email": "own@example.com"}, format="json").status_code == 200
