@@ -367,3 +367,14 @@ def test_delivery_log_redeliver_and_disabled_reason(world):
     assert webhook.enabled and webhook.disabled_reason == "" and webhook.consecutive_failures == 0
     csv_text = body(admin.get(f"/org/webhooks/{webhook.pk}/", {"export": "csv"}))
     assert "sync.failed" in csv_text and "Redeliver" not in csv_text
+
+
+@pytest.mark.django_db
+def test_sign_in_security_link_only_for_organization_admins(world):
+    from django.test import Client
+
+    for actor, shown in ((world.actor("admin", "org", 0), True), (world.actor("admin", "tenant", 0), False)):
+        client = Client()
+        client.force_login(actor.user)
+        page = client.get("/").content.decode()
+        assert ("Sign-in security" in page) is shown, actor
