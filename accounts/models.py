@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Action, Role
-from portal.models import TenantOwnedModel, TimestampedModel
+from portal.models import EncryptedSecretsMixin, TenantOwnedModel, TimestampedModel
 from portal.scoping import (
     OrganizationOrTenantScopedQuerySet,
     TenantScopedQuerySet,
@@ -264,7 +264,7 @@ class Provider(models.TextChoices):
 SECRET_FIELDS = ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key", "api_token")
 
 
-class Credential(TenantOwnedModel, TimestampedModel):
+class Credential(EncryptedSecretsMixin, TenantOwnedModel, TimestampedModel):
     """A tenant's vendor API credentials. Secrets live only in `secrets_encrypted` (MultiFernet)."""
 
     provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices, default=Provider.NCM)
@@ -273,6 +273,8 @@ class Credential(TenantOwnedModel, TimestampedModel):
     # Masked hints ("••••1a2b") so people can tell credentials apart without seeing them.
     secret_hints = models.JSONField(default=dict, editable=False)
     last_verified_at = models.DateTimeField(null=True, blank=True)
+
+    encrypted_field = "secrets_encrypted"
 
     class Meta:
         ordering = ["tenant_id", "provider"]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import SECRET_FIELDS, ApiToken, Credential, Organization, Tenant, User
 from accounts.roles import Action
-from portal.crypto import decrypt_json, encrypt_json, rotate_token
+from portal.crypto import decrypt_json, encrypt_json
 from portal.scoping import allowed_organizations, allowed_tenants
 
 __all__ = [
@@ -161,20 +161,14 @@ def credential_secrets(credential: Credential) -> dict[str, str]:
 
 def rotate_all_secrets() -> int:
     """Re-encrypt every stored secret under the first key of PORTAL_ENCRYPTION_KEYS. Returns rows rotated."""
-    rotated = 0
-    with transaction.atomic():
-        for credential in Credential.objects.select_for_update().only("pk", "secrets_encrypted"):
-            credential.secrets_encrypted = rotate_token(credential.secrets_encrypted)
-            credential.save(update_fields=["secrets_encrypted"])
-            rotated += 1
-        from django.apps import apps
+    from django.apps import apps
 
-        # Other models holding encrypted secrets register `rotate_encrypted_fields()` on their queryset.
-        for model in apps.get_models():
-            rotate = getattr(model, "rotate_encrypted_secrets", None)
-            if callable(rotate):
-                rotated += rotate()
-    return rotated
+    from portal.models import EncryptedSecretsMixin
+
+    with transaction.atomic():
+        return sum(
+            model.rotate_encrypted_secrets() for model in apps.get_models() if issubclass(model, EncryptedSecretsMixin)
+        )
 
 
 #

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.scoping import TenantScopedQuerySet
 
-__all__ = ["TenantOwnedModel", "TimestampedModel"]
+__all__ = ["TenantOwnedModel", "TimestampedModel", "EncryptedSecretsMixin"]
 
 
 class TimestampedModel(models.Model):
@@ -32,3 +32,22 @@ class TenantOwnedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class EncryptedSecretsMixin:
+    """A model holding a MultiFernet token in `encrypted_field`; `manage.py rotate_encryption_keys` finds it."""
+
+    encrypted_field = "secret_encrypted"
+
+    @classmethod
+    def rotate_encrypted_secrets(cls) -> int:
+        """Re-encrypt every row under the primary key (call inside a transaction)."""
+        from portal.crypto import rotate_token
+
+        field = cls.encrypted_field
+        count = 0
+        for row in cls._default_manager.select_for_update().only("pk", field):
+            setattr(row, field, rotate_token(getattr(row, field)))
+            row.save(update_fields=[field])
+            count += 1
+        return count

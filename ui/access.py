@@ -57,13 +57,6 @@ class TenantPermissions:
             self._cache[action] = bool(self.tenant) and allowed_tenants(self.user, action).filter(pk=self.tenant.pk).exists()
         return self._cache[action]
 
-    @property
-    def manages_organization(self) -> bool:
-        """An organization-level admin (sign-in security is set per organization)."""
-        if "_org_admin" not in self._cache:
-            self._cache["_org_admin"] = allowed_organizations(self.user, Action.MANAGE_USERS).exists()
-        return self._cache["_org_admin"]
-
     def __getattr__(self, name: str) -> bool:
         if name.startswith("_") or name not in Action.values:
             raise AttributeError(name)

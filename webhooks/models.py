@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.crypto import rotate_token
+from portal.models import EncryptedSecretsMixin
 from portal.scoping import OrganizationOrTenantScopedQuerySet, TenantScopedQuerySet
 
 __all__ = ["Event", "Webhook", "WebhookDelivery", "DeliveryStatus", "AlertPushReceiver"]
@@ -19,7 +19,7 @@ class Event(models.TextChoices):
     ALERT_CREATED = "alert.created", _("Alert created")
 
 
-class Webhook(models.Model):
+class Webhook(EncryptedSecretsMixin, models.Model):
     """A subscription of an organization (all its tenants) or of one tenant to portal events."""
 
     organization = models.ForeignKey(
@@ -52,15 +52,6 @@ class Webhook(models.Model):
 
     def __repr__(self) -> str:
         return f"<Webhook id={self.pk} url={self.url!r}>"
-
-    @classmethod
-    def rotate_encrypted_secrets(cls) -> int:
-        count = 0
-        for webhook in cls.objects.select_for_update().only("pk", "secret_encrypted"):
-            webhook.secret_encrypted = rotate_token(webhook.secret_encrypted)
-            webhook.save(update_fields=["secret_encrypted"])
-            count += 1
-        return count
 
 
 class DeliveryStatus(models.TextChoices):
@@ -102,7 +93,7 @@ class WebhookDelivery(models.Model):
         return f"{self.event} → webhook {self.webhook_id} ({self.status})"
 
 
-class AlertPushReceiver(models.Model):
+class AlertPushReceiver(EncryptedSecretsMixin, models.Model):
     """A tenant's inbound endpoint for NCM alert push destinations (inbound webhooks).
 
     NCM posts alerts to `/hooks/ncm/<token>/` signed with `x-cp-signature` (hex HMAC-SHA256 of the raw body
@@ -134,12 +125,3 @@ class AlertPushReceiver(models.Model):
 
     def __repr__(self) -> str:
         return f"<AlertPushReceiver id={self.pk} tenant={self.tenant_id}>"
-
-    @classmethod
-    def rotate_encrypted_secrets(cls) -> int:
-        count = 0
-        for receiver in cls.objects.select_for_update().only("pk", "secret_encrypted"):
-            receiver.secret_encrypted = rotate_token(receiver.secret_encrypted)
-            receiver.save(update_fields=["secret_encrypted"])
-            count += 1
-        return count
