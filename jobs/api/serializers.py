@@ -1,7 +1,7 @@
 """Job serializers: validation of shape only; targets, parameters and roles are checked by jobs.services."""
 from rest_framework import serializers
 
-from jobs.models import Job, JobItem, JobKind, MaintenanceWindow, SpeedTestResult
+from jobs.models import Job, JobItem, JobKind, JobLogEntry, MaintenanceWindow, SpeedTestResult
 from portal.api.serializers import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 from accounts.models import Tenant
 
@@ -33,21 +33,29 @@ class JobRequestSerializer(serializers.Serializer):
         return value
 
 
+class JobLogEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobLogEntry
+        fields = ["created_at", "level", "message", "item"]
+        read_only_fields = fields
+
+
 class JobSerializer(ScopedModelSerializer):
     items = JobItemSerializer(many=True, read_only=True)
+    log = JobLogEntrySerializer(many=True, read_only=True)
     routers = serializers.ListField(source="target_router_ids", read_only=True)
     groups = serializers.ListField(source="target_group_ids", read_only=True)
 
     class Meta:
         model = Job
         fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "counts", "scheduled_for",
-                  "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of", "items"]
+                  "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of", "items", "log"]
         read_only_fields = fields
 
 
 class JobListSerializer(JobSerializer):
     class Meta(JobSerializer.Meta):
-        fields = [f for f in JobSerializer.Meta.fields if f != "items"]
+        fields = [f for f in JobSerializer.Meta.fields if f not in ("items", "log")]
         read_only_fields = fields
 
 

@@ -37,7 +37,7 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
 
     def scoped_queryset(self, queryset):
         if self.action == "retrieve":
-            return queryset.prefetch_related(Prefetch("items", queryset=JobItem.objects.order_by("id")))
+            return queryset.prefetch_related(Prefetch("items", queryset=JobItem.objects.order_by("id")), "log")
         return queryset
 
     def perform_save(self, serializer):
@@ -53,7 +53,7 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)
-        job = Job.objects.prefetch_related("items").get(pk=serializer.instance.pk)
+        job = Job.objects.prefetch_related("items", "log").get(pk=serializer.instance.pk)
         return Response(serializers.JobSerializer(job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.JobRequestSerializer, responses={200: dict})

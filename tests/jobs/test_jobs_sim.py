@@ -152,6 +152,7 @@ def test_config_push_preview_then_push_matches_simulator(sims, operator_user, cl
     assert stored == expected
     detail = api.get(f"/api/v1/jobs/{job.pk}/").json()
     assert detail["items"][0]["status"] == "succeeded" and detail["counts"]["succeeded"] == 1
+    assert [entry["message"].split(":")[0] for entry in detail["log"]][-1] == "Finished"
 
 
 @pytest.mark.django_db(transaction=True)
