@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -163,7 +164,9 @@ class NcmClient:
         self.timeout = timeout or (settings.NCM_CONNECT_TIMEOUT, settings.NCM_READ_TIMEOUT)
         # Settings (optional): NCM_MAX_RETRIES (5), NCM_RETRY_BACKOFF seconds (0.5: sleeps up to 0.5, 1, 2, 4, 8 s).
         self.max_retries = getattr(settings, "NCM_MAX_RETRIES", 5) if max_retries is None else max_retries
-        self.backoff = getattr(settings, "NCM_RETRY_BACKOFF", 0.5) if backoff is None else backoff
+        if backoff is None:
+            backoff = getattr(settings, "NCM_RETRY_BACKOFF", None) or float(os.environ.get("NCM_RETRY_BACKOFF", 0.5))
+        self.backoff = backoff
         self.max_backoff = max_backoff
         self.rate_budget = rate_budget or RateBudget(key=budget_key_for_secrets(secrets))
         self.session = session or requests.Session()
@@ -175,6 +178,7 @@ class NcmClient:
         if missing:
             raise NcmAuthError("The NCM credential is incomplete (missing: " + ", ".join(missing) + ")")
         self.session.headers.update({header: str(secrets[name]) for name, header in HEADER_NAMES.items()})
+        self._secret_values = [str(secrets[name]) for name in HEADER_NAMES if len(str(secrets[name])) >= 4]
         self.session.headers.update({
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -256,8 +260,8 @@ class NcmClient:
                     params = None
                     continue
                 if response.status_code not in RETRY_STATUSES:
-                    raise _error_for(response, url)
-                last_error = _error_for(response, url)
+                    raise self._scrub(_error_for(response, url))
+                last_error = self._scrub(_error_for(response, url))
             if attempt < self.max_retries:
                 logger.info(
                     "NCM %s on %s, retry %d/%d", getattr(response, "status_code", "error"),
@@ -301,7 +305,15 @@ class NcmClient:
             raise NcmAmbiguousWriteError(
                 f"NCM answered {response.status_code} to {method} {path}; outcome unknown", status=response.status_code, url=path
             )
-        raise _error_for(response, url)
+        raise self._scrub(_error_for(response, url))
+
+    def _scrub(self, error: NcmError) -> NcmError:
+        """NCM may echo a key back in its message: never let one into an exception (or a log, or a run)."""
+        for value in self._secret_values:
+            if value and value in error.message:
+                error.message = error.message.replace(value, "[redacted]")
+        error.args = (error.message,)
+        return error
 
     #
     # Reads

@@ -2,8 +2,8 @@
 
 NCM allows about 500 calls a minute per API key pair (reference/ncm-sdk.md §2.1). Celery's `rate_limit` is per
 worker, so the budget lives in the cache: the minute is cut into ten slots (`window / 10` seconds each) and a
-call is admitted only if the calls counted in the current slot and the ten before it (a span longer than any
-60-second interval can straddle) stay within the limit. `cache.incr` is atomic on Redis, so several workers
+call is admitted only if the calls counted in the current slot and the eleven before it (a span longer than any
+60-second interval can straddle, with a slot to spare for calls in flight) stay within the limit. `cache.incr` is atomic on Redis, so several workers
 never admit more than the limit between them; a caller over budget takes its increment back and sleeps until
 the oldest slot leaves the span. Bursts up to the whole limit are allowed, so a sync of 110 pages runs at full
 speed while a runaway loop is held to the limit.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -52,7 +53,9 @@ class RateBudget:
 
     def __post_init__(self):
         self.limit = int(self.limit or settings.NCM_RATE_LIMIT_PER_MINUTE)
-        self.window = float(self.window or getattr(settings, "NCM_RATE_WINDOW_SECONDS", 60))
+        self.window = float(
+            self.window or getattr(settings, "NCM_RATE_WINDOW_SECONDS", None) or os.environ.get("NCM_RATE_WINDOW_SECONDS") or 60
+        )
         self.slot = self.window / SLOTS
         self.waited = 0.0  # seconds spent waiting for tokens (reported by the sync run)
         self._lock = threading.Lock()
@@ -65,10 +68,18 @@ class RateBudget:
         now = time.time()
         index = int(now // self.slot)
         current = self._slot_key(index)
+        ttl = int(self.window * 1.3) + 2
         try:
-            cache.add(current, 0, timeout=int(self.window * 1.2) + 2)
-            count = cache.incr(current)
-            previous = cache.get_many([self._slot_key(i) for i in range(index - SLOTS, index)])
+            cache.add(current, 0, timeout=ttl)
+            try:
+                count = cache.incr(current)
+            except ValueError:  # the slot vanished between add and incr (expired or flushed): once more
+                cache.add(current, 0, timeout=ttl)
+                count = cache.incr(current)
+            # One slot more than a window: calls admitted at a slot's edge still arrive inside the span. The
+            # next slot too: a worker whose clock already crossed into it must see ours, and we theirs.
+            others = [i for i in range(index - SLOTS - 1, index + 2) if i != index]
+            previous = cache.get_many([self._slot_key(i) for i in others])
         except Exception:  # cache unavailable: fail open, NCM's own 429s still apply
             logger.warning("NCM rate budget unavailable (cache error); admitting the call", exc_info=True)
             return 0.0

@@ -39,17 +39,17 @@ class AccountSerializer(MirrorSerializer):
 
 
 class GroupSerializer(MirrorSerializer):
+    product_name = serializers.CharField(source="product", read_only=True, help_text="Full product name.")
+    product = serializers.SerializerMethodField(help_text="NCM's product (its URL), as NCM gives it.")
+    firmware_version = serializers.CharField(source="firmware", read_only=True)
+
     class Meta:
         model = Group
-        fields = MIRROR_FIELDS + ["name", "account", "product", "firmware"]
+        fields = MIRROR_FIELDS + ["name", "account", "product", "product_name", "firmware_version"]
         read_only_fields = fields
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["product_name"] = data.pop("product", "") if instance.product else ""
-        data["product"] = instance.data.get("product")
-        data["firmware_version"] = data.pop("firmware", "")
-        return data
+    def get_product(self, obj) -> str | None:
+        return (obj.data or {}).get("product")
 
 
 class RouterSerializer(MirrorSerializer):
