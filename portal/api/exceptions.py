@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -35,6 +36,22 @@ def json_exception_handler(exc, context):
         return Response(
             {"detail": "This conflicts with an existing object (a unique value is already taken)."},
             status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, RequestDataTooBig):
+        return Response({"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    elif isinstance(exc, SuspiciousOperation):
+        # Raised while parsing the body (too many fields or files, a malformed multipart body...): the
+        # request's fault. Django would answer 400 for it; DRF leaves it unhandled (a 500).
+        logger.info("Suspicious request refused with 400: %s", exc.__class__.__name__)
+        return Response({"detail": "The request is malformed or exceeds the server's limits "
+                         f"({exc.__class__.__name__})."}, status=status.HTTP_400_BAD_REQUEST)
+    elif isinstance(exc, DataError):
+        # A value the database refuses (a time zone offset beyond ±15:59, a number out of range...): the
+        # request's input, not a server fault. The statement failed alone (autocommit), nothing was written.
+        logger.info("Database refused a value, answered 400: %s", exc.__class__.__name__)
+        return Response(
+            {"detail": "A value in the request is out of the range the database accepts."},
+            status=status.HTTP_400_BAD_REQUEST,
         )
     elif isinstance(exc, DjangoPermissionDenied) and exc.__class__.__module__.startswith("axes"):
         return Response({"detail": "Too many failed sign-ins. Try again later."}, status=429)

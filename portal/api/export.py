@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 
@@ -158,7 +159,12 @@ class CsvExportMixin:
         serializer = self.get_serializer()
         columns = self.csv_columns(serializer)
         name = self.csv_name or getattr(self, "basename", None) or queryset.model._meta.verbose_name_plural
-        response = csv_response(str(name), columns, self.csv_rows(queryset, serializer, columns))
+        rows = self.csv_rows(queryset, serializer, columns)
+        # Run the query (its first chunk) here, inside the view: a database refusal (a bad filter value)
+        # answers a JSON error instead of breaking the stream half-way.
+        first = next(rows, None)
+        rows = itertools.chain([first], rows) if first is not None else iter(())
+        response = csv_response(str(name), columns, rows)
         response["Cache-Control"] = "private, no-store"
         return response
 
