@@ -31,7 +31,23 @@ logger = logging.getLogger(__name__)
 
 SLOTS = 10
 
-__all__ = ["RateBudget", "budget_key_for_secrets", "RateBudgetTimeout"]
+__all__ = ["RateBudget", "budget_key_for_secrets", "RateBudgetTimeout", "budget_cache"]
+
+_budget_cache = None
+
+
+def budget_cache():
+    """The cache holding the budgets: Django's default cache, or a Redis of its own when
+    NCM_RATE_BUDGET_REDIS_URL is set (so budgets survive a flush of the main cache)."""
+    global _budget_cache
+    url = os.environ.get("NCM_RATE_BUDGET_REDIS_URL")
+    if not url:
+        return cache
+    if _budget_cache is None:
+        from django.core.cache.backends.redis import RedisCache
+
+        _budget_cache = RedisCache(url, {"KEY_PREFIX": "ncm-budget"})
+    return _budget_cache
 
 
 class RateBudgetTimeout(Exception):
@@ -65,21 +81,22 @@ class RateBudget:
 
     def try_acquire(self) -> float:
         """Take a token if one is free: returns 0.0, or the seconds to wait before trying again."""
+        store = budget_cache()
         now = time.time()
         index = int(now // self.slot)
         current = self._slot_key(index)
         ttl = int(self.window * 1.3) + 2
         try:
-            cache.add(current, 0, timeout=ttl)
+            store.add(current, 0, timeout=ttl)
             try:
-                count = cache.incr(current)
+                count = store.incr(current)
             except ValueError:  # the slot vanished between add and incr (expired or flushed): once more
-                cache.add(current, 0, timeout=ttl)
-                count = cache.incr(current)
+                store.add(current, 0, timeout=ttl)
+                count = store.incr(current)
             # One slot more than a window: calls admitted at a slot's edge still arrive inside the span. The
             # next slot too: a worker whose clock already crossed into it must see ours, and we theirs.
             others = [i for i in range(index - SLOTS - 1, index + 2) if i != index]
-            previous = cache.get_many([self._slot_key(i) for i in others])
+            previous = store.get_many([self._slot_key(i) for i in others])
         except Exception:  # cache unavailable: fail open, NCM's own 429s still apply
             logger.warning("NCM rate budget unavailable (cache error); admitting the call", exc_info=True)
             return 0.0
@@ -87,7 +104,7 @@ class RateBudget:
         if total <= self.limit:
             return 0.0
         try:
-            cache.decr(current)
+            store.decr(current)
         except Exception:
             pass
         # The oldest slot in the span leaves it at the start of the next slot.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -295,7 +296,9 @@ class TenantSync:
     resources: list[type[MirroredModel]] = field(default_factory=lambda: list(MIRRORED_MODELS))
 
     def __post_init__(self):
-        self.workers = self.workers or getattr(settings, "NCM_SYNC_CONCURRENCY", 4)
+        self.workers = self.workers or int(
+            getattr(settings, "NCM_SYNC_CONCURRENCY", None) or os.environ.get("NCM_SYNC_CONCURRENCY") or 8
+        )
         self.now = timezone.now()
         self.idmaps = IdMaps(self.tenant_id)
         self.writers: dict[type[MirroredModel], _ResourceWriter] = {}
@@ -320,7 +323,8 @@ class TenantSync:
             self.writers[model] = writer
             self.stats[model.RESOURCE] = writer.stats
             mark = time.monotonic()
-            for page in self.client.iter_pages(model.RESOURCE, **self._filters_for(model)):
+            pages = _prefetched(self.client.iter_pages(model.RESOURCE, **self._filters_for(model)), self._cancel)
+            for page in pages:
                 if self._cancel.is_set():
                     raise SyncCancelled(model.RESOURCE)
                 fetched = time.monotonic()
@@ -520,6 +524,53 @@ class TenantSync:
                 for start in range(0, len(pks), 1000):
                     model.objects.filter(pk__in=pks[start:start + 1000], deleted_at__isnull=True).update(deleted_at=self.now)
                 writer.stats.deleted += len(pks)
+
+
+_DONE = object()
+
+
+def _prefetched(pages, cancel: threading.Event, depth: int = 2):
+    """Iterate `pages` while a helper thread already fetches the next ones (NCM's latency overlaps the
+    writing). An error in the fetch is raised here, in order; a consumer that stops stops the fetch."""
+    import queue
+
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for page in pages:
+                while not (stop.is_set() or cancel.is_set()):
+                    try:
+                        buffer.put(("page", page), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set() or cancel.is_set():
+                    return
+            buffer.put(("done", _DONE))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            buffer.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="ncm-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                kind, item = buffer.get(timeout=0.5)
+            except queue.Empty:
+                if cancel.is_set():
+                    raise SyncCancelled("cancelled") from None
+                continue
+            if kind == "page":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _timeuuid_key(value: str):

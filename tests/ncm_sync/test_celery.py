@@ -66,7 +66,14 @@ def test_rate_budget_holds_across_worker_processes(sims, monkeypatch):
 
     from ncm_sync.services import request_sync
 
-    with celery_worker(queues="sync", concurrency=3, env={"NCM_RATE_WINDOW_SECONDS": "6"}):
+    # The budgets in a Redis db of their own: other test sessions on a shared machine flush the suite's db.
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    budget_redis = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/10"))
+    env = {"NCM_RATE_WINDOW_SECONDS": "6", "NCM_RATE_BUDGET_REDIS_URL": budget_redis}
+    with celery_worker(queues="sync", concurrency=3, env=env):
         runs = [request_sync(tenant=tenant)[0] for tenant in tenants]
         wait_for(lambda: not SyncRun.objects.filter(pk__in=[r.pk for r in runs], status__in=["queued", "running"]).exists(),
                  timeout=120, message="three syncs")
