@@ -1,5 +1,6 @@
 """Filters for the mirrored NCM data and sync runs (every list also filters by ?tenant=<id>)."""
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
@@ -109,10 +110,22 @@ class LocationFilterSet(MirrorFilterSet):
         fields = {"method": ["exact"]}
 
 
+class _AnyValueMultipleField(forms.MultipleChoiceField):
+    """Any value NCM may send is valid (alert types are NCM's, not a fixed list)."""
+
+    def valid_value(self, value) -> bool:
+        return True
+
+
+class AnyValueMultipleFilter(django_filters.MultipleChoiceFilter):
+    # A field class rather than per-request choices: a filter's form field is built once and then copied.
+    field_class = _AnyValueMultipleField
+
+
 class AlertFilterSet(MirrorFilterSet):
     router = django_filters.NumberFilter(field_name="router_id")
     account = django_filters.NumberFilter(field_name="account_id")
-    type = django_filters.MultipleChoiceFilter(field_name="type", choices=[], help_text="Alert type(s).")
+    type = AnyValueMultipleFilter(field_name="type", help_text="Alert type(s); repeat for several.")
     created_after = django_filters.IsoDateTimeFilter(
         field_name="ncm_created_at", lookup_expr="gte", help_text="NCM's created_at at or after (ISO 8601)."
     )
@@ -128,11 +141,6 @@ class AlertFilterSet(MirrorFilterSet):
         model = Alert
         fields = []
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Any type NCM sends is valid: accept whatever is asked.
-        values = self.data.getlist("type") if hasattr(self.data, "getlist") else []
-        self.filters["type"].extra["choices"] = [(v, v) for v in values]
 
 
 class SyncRunFilterSet(TenantFilterSet):
