@@ -72,7 +72,10 @@ def test_rate_budget_holds_across_worker_processes(sims, monkeypatch):
     from django.conf import settings
 
     budget_redis = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/10"))
-    env = {"NCM_RATE_WINDOW_SECONDS": "6", "NCM_RATE_BUDGET_REDIS_URL": budget_redis}
+    # One listing at a time per sync, so at most one admitted call per worker process is in flight: a call
+    # the budget admitted can only reach NCM late by that much on a loaded machine.
+    env = {"NCM_RATE_WINDOW_SECONDS": "6", "NCM_RATE_BUDGET_REDIS_URL": budget_redis, "NCM_SYNC_CONCURRENCY": "1"}
+    in_flight = 3
     with celery_worker(queues="sync", concurrency=3, env=env):
         runs = [request_sync(tenant=tenant)[0] for tenant in tenants]
         wait_for(lambda: not SyncRun.objects.filter(pk__in=[r.pk for r in runs], status__in=["queued", "running"]).exists(),
@@ -82,6 +85,6 @@ def test_rate_budget_holds_across_worker_processes(sims, monkeypatch):
     assert len(stamps) > 30  # more than a window's worth: the budget had to hold calls back
     stamps.sort()
     worst = max(sum(1 for t in stamps if start <= t < start + 6.0) for start in stamps)
-    assert worst <= 20, f"{worst} NCM calls within 6 s (budget 20)"
+    assert worst <= 20 + in_flight, f"{worst} NCM calls within 6 s (budget 20, {in_flight} in flight)"
     assert stamps[-1] - stamps[0] >= 6.0
     assert Tenant.objects.filter(pk__in=[t.pk for t in tenants], sync_status="succeeded").count() == 3
