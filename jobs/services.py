@@ -178,6 +178,13 @@ def job_create(
     )
     if not Job.objects.for_user(user, Action.CHANGE).filter(pk=job.pk).exists():
         raise PermissionDenied(f"Your role does not allow {kind} jobs on this tenant.")
+    # Named targets have their items (and progress counts) at once; groups add their routers at start.
+    items = [JobItem(job=job, tenant_id=tenant.pk, router=router) for router in routers]
+    if kind == JobKind.CONFIG_PUSH:
+        items += [JobItem(job=job, tenant_id=tenant.pk, group=group) for group in groups]
+    JobItem.objects.bulk_create(items, batch_size=1000)
+    job.counts = _counts(job)
+    job.save(update_fields=["counts"])
     job_log(job, f"Created by {getattr(user, 'username', 'system')}: {len(routers)} router(s), {len(groups)} group(s)"
                  + (f", scheduled for {scheduled_for.isoformat()}" if job.status == JobStatus.SCHEDULED else ""))
     record_change(actor=user, action=AuditAction.CREATE, instance=job, source=source)

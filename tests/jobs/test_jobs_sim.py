@@ -145,6 +145,8 @@ def test_config_push_preview_then_push_matches_simulator(sims, operator_user, cl
 
     created = api.post("/api/v1/jobs/", body, format="json")
     assert created.status_code == 201, created.content
+    assert [(i["router"], i["status"]) for i in created.json()["items"]] == [(router.pk, "pending")]
+    assert created.json()["counts"] == {"pending": 1, "total": 1} and created.json()["status"] == "pending"
     job = drain(Job.objects.get(pk=created.json()["id"]))
     assert job.status == JobStatus.SUCCEEDED, list(JobItem.objects.filter(job=job).values("status", "error"))
     with sim.state.lock:
