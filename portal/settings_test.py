@@ -15,9 +15,13 @@ os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _worker_index = int(_worker[2:]) if _worker.startswith("gw") else 0
 _redis = urlsplit(os.environ["REDIS_URL"])
-if not os.environ.get("PORTAL_TEST_REDIS_FIXED"):
+# The value names the process that pinned it; "1" means a parent pinned it on purpose (the Celery worker
+# helper passes its test's db). The xdist controller imports these settings too, and its workers inherit its
+# environment: each worker must pin its own db, or they all share one and flush each other's keys.
+if os.environ.get("PORTAL_TEST_REDIS_FIXED") not in ("1", _worker):
     os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{15 - _worker_index}"))
-    os.environ["PORTAL_TEST_REDIS_FIXED"] = "1"  # subprocesses (Celery workers) inherit the same db
+    os.environ["PORTAL_TEST_REDIS_FIXED"] = _worker  # subprocesses (Celery workers) inherit the same db
+    os.environ["PORTAL_CACHE_PREFIX"] = f"test-{_worker}"
 os.environ.setdefault("PORTAL_CACHE_PREFIX", f"test-{_worker}")
 
 from portal.settings import *  # noqa: E402,F401,F403

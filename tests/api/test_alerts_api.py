@@ -140,3 +140,4 @@ def test_sync_announces_new_alerts_but_not_the_first_backfill(world):
     assert emit_synced_alerts(tenant_id=tenant.pk, first_seen_at=run_time, initial=False) == 1
     (delivery,) = WebhookDelivery.objects.filter(event="alert.created")
     assert delivery.payload["data"]["alert"] == new.pk
+
