@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.utils.html import conditional_escape, format_html
 
-from ui.exports import csv_response, pdf_response
+from portal.exports import csv_response, pdf_response
 
 __all__ = ["Column", "Grouping", "DataTable", "resolve"]
 

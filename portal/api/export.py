@@ -6,7 +6,7 @@
   search and ordering as the JSON list, not paginated) as a streamed CSV: rows are read with
   `queryset.iterator(chunk_size=2000)` and written as they go, never built in memory. Columns are the
   serializer's fields (or `csv_fields`); nested values are JSON; cells starting with = + - @ are defused
-  against spreadsheet formula injection (shared with the UI's exports: `ui.exports`).
+  against spreadsheet formula injection (shared with the UI's exports: `portal.exports`).
 - List and detail GETs carry a strong `ETag` (a digest of the body); a matching `If-None-Match` answers
   304 with no body. `Cache-Control: private, no-cache` keeps shared caches out and makes clients revalidate.
 """
@@ -23,7 +23,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from ui.exports import csv_response
+from portal.exports import csv_response
 
 __all__ = ["CsvRenderer", "ExportableListMixin", "ETagMixin", "CsvExportMixin", "csv_value"]
 

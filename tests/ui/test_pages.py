@@ -176,7 +176,7 @@ def test_htmx_request_gets_the_page_and_stale_flag(world):
 
 
 def test_csv_cells_are_defused():
-    from ui.exports import safe_cell
+    from portal.exports import safe_cell
 
     assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert safe_cell("-5") == "-5" and safe_cell(None) == ""

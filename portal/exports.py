@@ -1,4 +1,4 @@
-"""CSV (streamed) and PDF (reportlab) exports of a table's filtered rows."""
+"""CSV (streamed) and PDF (reportlab) exports, shared by the UI tables and the API (`?format=csv`)."""
 from __future__ import annotations
 
 import csv
