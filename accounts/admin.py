@@ -8,7 +8,7 @@ from accounts import services
 from accounts.audit import record_change, snapshot
 from accounts.models import SECRET_FIELDS, ApiToken, AuditAction, AuditEvent, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
-from portal.admin import TenantScopedAdmin
+from portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin
 
 
 @admin.register(Organization)
@@ -93,17 +93,8 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(TenantScopedAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     read_action = Action.VIEW_AUDIT
     list_display = ["created_at", "actor_username", "source", "action", "object_type", "object_id", "tenant"]
     list_filter = ["action", "source", "object_type"]
     search_fields = ["object_repr", "actor_username", "request_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -76,11 +76,7 @@ def user_create(
         home_tenant=home_tenant,
     )
     if password:
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise ValidationError({"password": exc.messages}) from None
-        user.set_password(password)
+        _set_password(user, password)
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
@@ -88,15 +84,20 @@ def user_create(
     return user
 
 
+def _set_password(user: User, password: str) -> None:
+    """Validate against the password policy (errors name the field), then hash."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user.set_password(password)
+
+
 def user_update(*, user: User, password: str | None = None, **fields) -> User:
     for name, value in fields.items():
         setattr(user, name, value)
     if password:
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise ValidationError({"password": exc.messages}) from None
-        user.set_password(password)
+        _set_password(user, password)
     user.save()
     return user
 

@@ -13,24 +13,15 @@ from ncm_sync.models import (
     Router,
     SyncRun,
 )
-from portal.admin import TenantScopedAdmin
+from portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin
 
 
-class ReadOnlyMirrorAdmin(TenantScopedAdmin):
+class ReadOnlyMirrorAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ("ncm_id", "tenant", "last_seen_at", "deleted_at")
     list_filter = ("tenant",)
     search_fields = ("ncm_id",)
     list_select_related = ("tenant",)
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Router)

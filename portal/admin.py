@@ -8,7 +8,7 @@ from accounts.audit import record_change, snapshot
 from accounts.models import AuditAction
 from accounts.roles import Action
 
-__all__ = ["TenantScopedAdmin"]
+__all__ = ["TenantScopedAdmin", "ReadOnlyAdminMixin"]
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
@@ -66,3 +66,16 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+class ReadOnlyAdminMixin:
+    """For rows nobody edits by hand (audit events, mirrored NCM data): view only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
