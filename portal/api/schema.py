@@ -100,8 +100,40 @@ SCHEMAS = {
 }
 
 
+VALIDATION_ERROR = {
+    "description": "Bad input: each field named with what is wrong (or `detail` for malformed JSON).",
+    "content": {"application/json": {
+        "schema": {"type": "object", "additionalProperties": {
+            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}, {"type": "object"}]}},
+        "example": {"routers": ["Unknown router ids for this tenant: [4711]"], "limit": ["At most 1000 rows per page."]},
+    }},
+}
+COMMON_ERRORS = {
+    "401": _detail("No, invalid, expired or revoked credentials (`Authorization: Token <token>`)."),
+    "403": _detail("Your role does not allow this action here."),
+    "429": _detail("Too many requests for this token, or too many failed sign-ins; retry later."),
+}
+
+
+def _document_errors(result) -> None:
+    """Every /api/v1 operation documents the JSON errors it can answer (never a stack trace)."""
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, response in COMMON_ERRORS.items():
+                responses.setdefault(code, response)
+            if "{" in path:
+                responses.setdefault("404", _detail("Not found, or outside what you may see (the same answer)."))
+            responses.setdefault("400", VALIDATION_ERROR)
+
+
 def postprocess(result, generator, request, public):
     _fix_time_formats(result)
+    _document_errors(result)
     result.setdefault("paths", {})["/hooks/ncm/{token}/"] = ALERT_PUSH_PATH
     result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     return result

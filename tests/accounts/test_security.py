@@ -116,3 +116,14 @@ def test_check_deploy_is_clean():
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_documents_errors_on_every_operation(client):
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+    for path, operations in paths.items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                assert {"400", "401", "403"} <= set(operation["responses"]), (method, path)
+                assert "{" not in path or "404" in operation["responses"], (method, path)
