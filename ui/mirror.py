@@ -155,16 +155,8 @@ def latest_location(router) -> Location | None:
 #
 # Configuration layers
 #
-def _updates(config: Any) -> tuple[Any, list]:
-    """NCM stores configuration as [updates, removals]; accept a bare dict too."""
-    if isinstance(config, list) and len(config) == 2:
-        return config[0] or {}, config[1] or []
-    if isinstance(config, dict):
-        return config, []
-    return {}, []
-
-
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths of a configuration tree's leaves (lists of objects by index, `_id_` left out): for diffs."""
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, sub in value.items():
@@ -180,35 +172,9 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-SECRET_WORDS = ("password", "passphrase", "psk", "secret", "wpakey", "private_key")
-
-
-def _mask(path: str, value: Any) -> Any:
-    leaf = path.rsplit(".", 1)[-1].lower()
-    return "••••••" if value not in (None, "") and any(w in leaf for w in SECRET_WORDS) else value
-
-
 def configuration_layers(router) -> dict[str, Any]:
-    """Rows (path, value, layer, overridden group value) of the router's effective configuration."""
-    group_cfg = (router.group.data or {}).get("configuration") if router.group_id else None
-    manager = router.configuration_managers.filter(deleted_at__isnull=True).order_by("-last_seen_at").first()
-    individual_cfg = (manager.data or {}).get("configuration") if manager else None
-    group_updates, _ = _updates(group_cfg)
-    individual_updates, individual_removals = _updates(individual_cfg)
-    group_flat = {k: _mask(k, v) for k, v in _flatten(group_updates).items()}
-    individual_flat = {k: _mask(k, v) for k, v in _flatten(individual_updates).items()}
-    removed = {".".join(str(p) for p in r) if isinstance(r, list) else str(r) for r in individual_removals}
-    rows = []
-    for path in sorted(set(group_flat) | set(individual_flat)):
-        if path in individual_flat:
-            rows.append({"path": path, "value": individual_flat[path], "layer": "individual",
-                         "overrides": path in group_flat, "group_value": group_flat.get(path)})
-        elif not any(path == r or path.startswith(r + ".") for r in removed):
-            rows.append({"path": path, "value": group_flat[path], "layer": "group", "overrides": False, "group_value": None})
-    return {
-        "rows": rows,
-        "removed": sorted(removed),
-        "has_group": group_cfg is not None,
-        "has_individual": individual_cfg is not None,
-        "manager": manager,
-    }
+    """The router's configuration by layer (one implementation, shared with the API: ncm_sync.selectors)."""
+    from ncm_sync.selectors import router_configuration
+
+    config = router_configuration(router)
+    return {**config, "has_group": config["group"] is not None, "has_individual": config["individual"] is not None}

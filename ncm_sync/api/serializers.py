@@ -124,3 +124,22 @@ class SyncRunSerializer(ScopedModelSerializer):
             "api_calls", "created", "updated", "deleted", "unchanged", "resources", "error",
         ]
         read_only_fields = fields
+
+
+class ConfigurationRowSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    value = serializers.JSONField(allow_null=True)
+    layer = serializers.ChoiceField(choices=["group", "individual"])
+    overrides = serializers.BooleanField(help_text="An individual value replacing the group's.")
+    group_value = serializers.JSONField(allow_null=True)
+
+
+class RouterConfigurationSerializer(serializers.Serializer):
+    """NCM's `[updates, removals]` diffs per layer, passwords masked."""
+
+    group = serializers.JSONField(allow_null=True, help_text="The group layer (none when the router has no group).")
+    individual = serializers.JSONField(allow_null=True, help_text="The router's own layer (its configuration manager).")
+    effective = serializers.JSONField(help_text="The individual layer over the group layer.")
+    rows = ConfigurationRowSerializer(many=True)
+    removed = serializers.ListField(child=serializers.CharField(), help_text="Settings removed on this router.")
+    configuration_manager = serializers.CharField(allow_null=True, help_text="NCM id of the configuration manager.")

@@ -23,6 +23,7 @@ from ncm_sync.models import (
     Router,
     SyncRun,
 )
+from ncm_sync.selectors import router_configuration
 from ncm_sync.services.alerts import alert_acknowledge, alert_counts, alert_unacknowledge
 from portal.api.export import ETagMixin, ExportableListMixin
 from portal.api.viewsets import TenantScopedReadOnlyViewSet
@@ -66,6 +67,14 @@ class RouterViewSet(ExportableListMixin, MirrorViewSet):
     filterset_class = filtersets.RouterFilterSet
     search_fields = ["name", "serial_number", "mac", "ipv4_address"]
     ordering_fields = ["id", "name", "state", "product", "firmware", "serial_number", "state_updated_at", "last_seen_at"]
+
+    @extend_schema(responses={200: serializers.RouterConfigurationSerializer})
+    @action(detail=True, methods=["get"], required_action=Action.VIEW)
+    def configuration(self, request, pk=None):
+        """The router's configuration: group and individual layers, the effective result and, per setting, the
+        layer its value comes from (NCM's layering rules; passwords masked)."""
+        config = router_configuration(self.get_object())
+        return Response(serializers.RouterConfigurationSerializer(config).data)
 
 
 class NetDeviceViewSet(ExportableListMixin, MirrorViewSet):
