@@ -104,10 +104,14 @@ def _ncm_message(response: requests.Response) -> str:
         text = response.text or ""
         return text.strip()[:300] or response.reason or ""
     if isinstance(body, dict):
+        # NCM's validation answers carry a summary and the per-setting errors: keep both, word for word.
+        exception = body.get("exception")
+        if isinstance(exception, dict) and exception.get("message") and body.get("errors"):
+            return f"{exception['message']}: {json.dumps(body['errors'])}"[:2000]
         for key in ("message", "detail", "error", "errors", "exception"):
             if body.get(key):
                 value = body[key]
-                return (value if isinstance(value, str) else json.dumps(value))[:300]
+                return (value if isinstance(value, str) else json.dumps(value))[:2000]
         if isinstance(body.get("data"), dict) and body["data"].get("message"):
             return str(body["data"]["message"])[:300]
     return json.dumps(body)[:300]

@@ -299,3 +299,27 @@ def test_worker_sigkilled_mid_job_then_restarted_reboots_nobody_twice(sims, oper
     assert statuses[ItemStatus.SUCCEEDED] + statuses[ItemStatus.UNKNOWN] == 120
     assert statuses[ItemStatus.SUCCEEDED] >= 100
     assert job.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ncm_refusal_lands_on_the_item_word_for_word(sims, operator_user):
+    """A push NCM refuses records NCM's own answer on the item (its summary and every per-setting error)."""
+    import json
+
+    import requests
+
+    sim = sims.start(routers=6, seed=30, keys=sim_keys("j7"))
+    tenant = synced_tenant(sim)
+    router = Router.objects.filter(tenant=tenant, deleted_at__isnull=True).first()
+    manager = ConfigurationManager.objects.get(tenant=tenant, router=router)
+    bad = [{"lan": {"0": {"ip_address": "not-an-ip"}}}, []]
+    ncm_answer = requests.patch(f"{sim.base_url}/configuration_managers/{manager.ncm_id}/",
+                                json={"configuration": bad}, headers=dict(sim.keys), timeout=5).json()
+    # Jobs refuse such a diff before sending; an item that reaches NCM and is refused keeps NCM's words.
+    job = services.job_create(user=operator_user, tenant=tenant, kind="config_push", router_ids=[router.pk],
+                              parameters={"mode": "patch", "diff": [{"system": {"system_id": "ok"}}, []]})
+    Job.objects.filter(pk=job.pk).update(parameters={"mode": "patch", "diff": bad})
+    job = drain(Job.objects.get(pk=job.pk))
+    item = JobItem.objects.get(job=job)
+    assert item.status == ItemStatus.FAILED
+    assert item.error == f"{ncm_answer['exception']['message']}: {json.dumps(ncm_answer['errors'])}"
