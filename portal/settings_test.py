@@ -36,6 +36,8 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "100000/min"}}  # noqa: F405
 AXES_FAILURE_LIMIT = 5
 
-# Several checkouts or sessions on one PostgreSQL can each use their own test database name.
-if os.environ.get("PORTAL_TEST_DB_NAME"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["PORTAL_TEST_DB_NAME"]}  # noqa: F405
+# Each test process gets a database of its own (pytest-xdist adds _gw0, _gw1): a stale connection to an earlier
+# run's database (a killed worker, another session on this PostgreSQL) can never block this run's setup.
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.environ.get("PORTAL_TEST_DB_NAME") or f"test_portal_{os.getpid()}",
+}
