@@ -22,6 +22,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = api_token_lookup(clear)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        # The user object is loaded for this request only: the scoping helper reads the binding from it.
+        token.user.token_tenant_id = token.tenant_id
         return token.user, token
 
     def authenticate_header(self, request):

@@ -18,6 +18,7 @@ from portal.scoping import (
     allowed_organizations,
     allowed_tenants,
     is_anonymous,
+    is_operator,
 )
 
 __all__ = [
@@ -40,7 +41,7 @@ class OrganizationQuerySet(TenantScopedQuerySet):
     def for_user(self, user, action: str = Action.VIEW):
         if is_anonymous(user):
             return self.none()
-        if user.is_superuser:
+        if is_operator(user):
             return self
         ids = allowed_organizations(user, action).values("id")
         if action == Action.VIEW:
@@ -85,7 +86,7 @@ class TenantQuerySet(TenantScopedQuerySet):
     def for_user(self, user, action: str = Action.VIEW):
         if is_anonymous(user):
             return self.none()
-        if user.is_superuser:
+        if is_operator(user):
             return self
         return self.filter(id__in=allowed_tenants(user, action).values("id"))
 
@@ -130,7 +131,7 @@ class UserQuerySet(TenantScopedQuerySet):
         """Users sharing one of the caller's organizations or tenants (and the caller)."""
         if is_anonymous(user):
             return self.none()
-        if user.is_superuser:
+        if is_operator(user):
             return self
         orgs = allowed_organizations(user, action).values("id")
         tenants = allowed_tenants(user, action)
@@ -218,7 +219,7 @@ class ApiTokenQuerySet(TenantScopedQuerySet):
         """A user's own tokens, plus those of users the caller administers."""
         if is_anonymous(user):
             return self.none()
-        if user.is_superuser:
+        if is_operator(user):
             return self
         managed = User.objects.for_user(user, Action.MANAGE_USERS).values("id")
         return self.filter(Q(user=user) | Q(user__in=managed))
@@ -239,6 +240,12 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Optional narrowing for integrations: one tenant only, and/or read-only.
+    tenant = models.ForeignKey(
+        "Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        help_text=_("Limit the token to this tenant (its owner's rights there, nothing elsewhere)."),
+    )
+    write_enabled = models.BooleanField(default=True, help_text=_("Off: the token can only read."))
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -297,7 +304,7 @@ class AuditEventQuerySet(TenantScopedQuerySet):
     def for_user(self, user, action: str = Action.VIEW_AUDIT):
         if is_anonymous(user):
             return self.none()
-        if user.is_superuser:
+        if is_operator(user):
             return self
         # Reading the audit log is itself an admin right, whatever action the caller asks for.
         return self.filter(

@@ -192,13 +192,18 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(chars))
 
 
-def api_token_create(*, user: User, name: str = "", expires_days: int | None = None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, user: User, name: str = "", expires_days: int | None = None, tenant: Tenant | None = None,
+    write_enabled: bool = True,
+) -> tuple[ApiToken, str]:
     """Create a token; returns (row, clear value). The clear value is never stored or shown again.
 
     Format: `ncmp_` + 36 base62 characters + 6-character CRC32 checksum (secret scanners can verify it).
     """
     if expires_days is not None and expires_days < 1:
         raise ValidationError({"expires_days": ["Must be at least 1 day."]})
+    if tenant is not None and not Tenant.objects.for_user(user).filter(pk=tenant.pk).exists():
+        raise ValidationError({"tenant": ["You have no role on this tenant."]})
     body = "".join(secrets.choice(_ALPHABET) for _ in range(36))
     clear = f"{TOKEN_PREFIX}{body}{_base62(zlib.crc32(body.encode()), 6)}"
     token = ApiToken.objects.create(
@@ -207,6 +212,8 @@ def api_token_create(*, user: User, name: str = "", expires_days: int | None = N
         prefix=clear[: len(TOKEN_PREFIX) + 6],
         digest=_digest(clear),
         expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
+        tenant=tenant,
+        write_enabled=write_enabled,
     )
     return token, clear
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Action
 from portal.models import TenantOwnedModel
-from portal.scoping import TenantScopedQuerySet, allowed_tenants, is_anonymous
+from portal.scoping import TenantScopedQuerySet, allowed_tenants, is_anonymous, is_operator
 
 __all__ = [
     "JobKind", "JobStatus", "ItemStatus", "Job", "JobItem", "JobLogEntry", "SpeedTestResult", "MaintenanceWindow",
@@ -55,7 +55,7 @@ TERMINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobSt
 class JobQuerySet(TenantScopedQuerySet):
     def for_user(self, user, action: str = Action.VIEW):
         """`view` reads jobs of the tenant; `change` (operate: cancel, retry, create) needs the kind's action."""
-        if action != Action.CHANGE or is_anonymous(user) or user.is_superuser:
+        if action != Action.CHANGE or is_anonymous(user) or is_operator(user):
             return super().for_user(user, action)
         allowed = Q()
         for kind, kind_action in KIND_ACTIONS.items():

@@ -112,9 +112,11 @@ class ApiTokenSerializer(ScopedModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "user", "name", "prefix", "token", "expires_days", "expires_at", "created_at",
-                  "last_used_at", "revoked_at"]
+        fields = ["id", "user", "name", "prefix", "token", "expires_days", "expires_at", "tenant", "write_enabled",
+                  "created_at", "last_used_at", "revoked_at"]
         read_only_fields = ["user", "prefix", "expires_at", "created_at", "last_used_at", "revoked_at"]
+        extra_kwargs = {"tenant": {"help_text": "Limit the token to one tenant (optional)."},
+                        "write_enabled": {"help_text": "false: a read-only token."}}
 
     def get_token(self, obj) -> str | None:
         return getattr(obj, "clear_token", None)
@@ -122,12 +124,14 @@ class ApiTokenSerializer(ScopedModelSerializer):
     def create(self, validated_data):
         token, clear = services.api_token_create(
             user=self.context["request"].user, name=validated_data.get("name", ""),
-            expires_days=validated_data.get("expires_days"),
+            expires_days=validated_data.get("expires_days"), tenant=validated_data.get("tenant"),
+            write_enabled=validated_data.get("write_enabled", True),
         )
         token.clear_token = clear
         return token
 
     def update(self, instance, validated_data):
+        # Only the label changes: a token's reach is fixed when it is created.
         instance.name = validated_data.get("name", instance.name)
         instance.save(update_fields=["name"])
         return instance

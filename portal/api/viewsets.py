@@ -18,8 +18,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
 from accounts.audit import record_change, snapshot
-from accounts.models import AuditAction, Membership
+from accounts.models import ApiToken, AuditAction, Membership
 from accounts.roles import Action, roles_allowing
+from portal.scoping import is_operator
 
 __all__ = [
     "TenantScopedViewSet",
@@ -40,7 +41,7 @@ PROTECTED_METHODS = {
 
 
 def user_has_action_anywhere(user, action: str) -> bool:
-    if user.is_superuser:
+    if is_operator(user):
         return True
     return Membership.objects.filter(user=user, role__in=roles_allowing(action)).exists()
 
@@ -79,6 +80,8 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         action = self.action_for_request()
+        if isinstance(request.auth, ApiToken) and not request.auth.write_enabled and request.method not in SAFE_METHODS:
+            raise PermissionDenied("This API token is read-only.")
         # Detail routes are checked in get_object(): an object outside the read scope answers 404 first.
         is_detail = (self.lookup_url_kwarg or self.lookup_field) in self.kwargs
         # Some resources admit a write for any of several actions, narrowed per object by for_user (jobs).
@@ -87,7 +90,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
             user_has_action_anywhere(request.user, candidate) for candidate in candidates
         ):
             raise PermissionDenied(f"Your role does not allow '{action}'.")
-        if self.create_requires_operator and self.action == "create" and not request.user.is_superuser:
+        if self.create_requires_operator and self.action == "create" and not is_operator(request.user):
             raise PermissionDenied("Only a platform operator can create this.")
 
     def get_permissions(self):

@@ -374,3 +374,58 @@ def test_customer_admin_cannot_change_msp_staff_on_its_tenant(world, client_for)
     # The customer's own users remain manageable.
     own = world.actor("read_only", "tenant", 0).user
     assert customer_admin.patch(f"/api/v1/users/{own.pk}/", {"email": "own@example.com"}, format="json").status_code == 200
+
+
+def test_token_bound_to_one_tenant_sees_only_that_tenant(world, client_for, operator):
+    from accounts.services import api_token_create
+    from rest_framework.test import APIClient
+
+    def client(user, **kwargs):
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, **kwargs)[1]}")
+        return api
+
+    own, sibling, foreign = world.tenants[0], world.tenants[1], world.tenants[2]
+    admin = world.actor("admin", "org", 0).user
+    bound = client(admin, tenant=own)
+    assert [t["id"] for t in bound.get("/api/v1/tenants/").json()["results"]] == [own.pk]
+    assert bound.get(f"/api/v1/tenants/{sibling.pk}/").status_code == 404
+    assert bound.patch(f"/api/v1/tenants/{sibling.pk}/", {"name": "x"}, format="json").status_code == 404
+    assert bound.patch(f"/api/v1/tenants/{own.pk}/", {"name": "Renamed"}, format="json").status_code == 200
+    # No organization-wide rights through a tenant-bound token.
+    assert bound.post("/api/v1/users/", {"username": "nope", "password": "a-long-enough-pass-42",
+                                          "organization": world.orgs[0].pk}, format="json").status_code in (400, 403)
+    # An operator's bound token is bound too.
+    op = client(operator, tenant=foreign)
+    assert [t["id"] for t in op.get("/api/v1/tenants/").json()["results"]] == [foreign.pk]
+    assert op.post("/api/v1/organizations/", {"name": "New MSP", "slug": "new-msp"}, format="json").status_code == 403
+    # A tenant outside the owner's roles cannot be bound.
+    response = client_for(admin).post("/api/v1/tokens/", {"name": "x", "tenant": foreign.pk}, format="json")
+    assert response.status_code == 400 and "tenant" in response.json()
+
+
+def test_read_only_token_cannot_write(world, client_for):
+    from accounts.services import api_token_create
+    from rest_framework.test import APIClient
+
+    admin = world.actor("admin", "org", 0).user
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=admin, write_enabled=False)[1]}")
+    assert api.get("/api/v1/tenants/").status_code == 200
+    response = api.patch(f"/api/v1/tenants/{world.tenants[0].pk}/", {"name": "x"}, format="json")
+    assert response.status_code == 403 and "read-only" in response.json()["detail"]
+    world.tenants[0].refresh_from_db()
+    assert world.tenants[0].name != "x"
+    created = client_for(admin).post("/api/v1/tokens/", {"name": "noc", "write_enabled": False}, format="json")
+    assert created.status_code == 201 and created.json()["write_enabled"] is False
+
+
+def test_create_api_token_command_binds_tenant_and_read_only(world, capsys):
+    from accounts.models import ApiToken
+
+    user = world.actor("admin", "org", 0).user
+    call_command("create_api_token", user.username, "--tenant", str(world.tenants[0].pk), "--read-only")
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("ncmp_")
+    stored = ApiToken.objects.get(prefix=token[:11])
+    assert stored.tenant == world.tenants[0] and stored.write_enabled is False
