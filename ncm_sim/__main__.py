@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed-test-duration", type=float, default=5.0, help="seconds a speed_test job takes (default 5)")
     p.add_argument("--config-sync-delay", type=float, default=2.0,
                    help="seconds before an online router syncs a changed config (default 2)")
+    p.add_argument("--reboot-time", type=float, default=5.0,
+                   help="seconds a delivered reboot takes until the router reports back (default 5)")
     p.add_argument("--epoch", default=None,
                    help="ISO time the generated history ends at (default: now, floored to the hour)")
     p.add_argument("--no-control", action="store_true", help="do not serve the /_sim/ control API")
@@ -65,6 +67,7 @@ def main(argv=None) -> int:
                     retry_after=None if args.retry_after < 0 else args.retry_after, rate_5xx=args.rate_5xx,
                     ambiguous_write_rate=args.ambiguous_write_rate, fault_seed=args.fault_seed,
                     speed_test_duration_s=args.speed_test_duration, config_sync_s=args.config_sync_delay,
+                    reboot_s=args.reboot_time,
                     control=not args.no_control, epoch=epoch, verbose=args.verbose)
     signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly when a supervisor terminates us
     sim.start()

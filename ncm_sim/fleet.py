@@ -150,12 +150,13 @@ class Fleet:
 
     def __init__(self, routers: int = 100, seed: int = 1, subaccounts: int = 3,
                  base_url: str = "http://127.0.0.1:8765/api/v2", epoch: datetime | None = None,
-                 speed_test_duration_s: float = 5.0, config_sync_s: float = 2.0):
+                 speed_test_duration_s: float = 5.0, config_sync_s: float = 2.0, reboot_s: float = 5.0):
         self.lock = threading.RLock()
         self.seed = seed
         self.base = base_url.rstrip("/")
         self.speed_test_duration_s = float(speed_test_duration_s)
         self.config_sync_s = float(config_sync_s)
+        self.reboot_s = float(reboot_s)
         self.epoch = epoch or utcnow().replace(minute=0, second=0, microsecond=0)
         self.id_base = 10_000_000 * (1 + abs(int(seed)) % 200)
         self.rng = random.Random(f"ncm_sim:{seed}")
@@ -180,6 +181,8 @@ class Fleet:
         self._cm_dirty: set[str] = set()         # public rows whose config fields need rendering
         self.group_config: dict[str, list] = {}  # group config, cleartext
         self._sync_heap: list[tuple] = []
+        self._reboot_heap: list[tuple] = []      # (due, router id, request id): delivered reboots in progress
+        self._link_up: dict[str, float] = {}     # net device id -> monotonic time its link came back after a reboot
         self._jobs: dict[str, dict] = {}
         self._next = {"accounts": self.id_base + 1000, "groups": self.id_base + 20_000,
                       "routers": self.id_base + 1_000_000, "net_devices": self.id_base + 3_000_000,
@@ -641,8 +644,10 @@ class Fleet:
         return changed
 
     def tick(self) -> None:
-        """Advance lazy clocks: online, unsuspended devices sync their pending config."""
+        """Advance lazy clocks: online, unsuspended devices sync their pending config; rebooting routers come
+        back (a `reboot_status_change` alert, their links' uptime restarts)."""
         now = time.monotonic()
+        self._finish_reboots(now)
         while self._sync_heap and self._sync_heap[0][0] <= now:
             _due, cmid = heapq.heappop(self._sync_heap)
             if cmid not in self.cm_router:
@@ -653,6 +658,35 @@ class Fleet:
                 continue  # stays pending until it comes online / is resumed
             self.cm_actual[cmid] = None  # the device now runs the target
             self._render_cm(cmid)
+
+    # ------------------------------------------------------------------ reboots
+    def start_reboot(self, rid: str, request_id: str) -> bool:
+        """A reboot_activity request for one router. NCM sends the command only to an online router; to an
+        offline one the request is lost (seed 001). Returns whether it was delivered."""
+        if self.tables["routers"][rid]["state"] != "online":
+            return False
+        heapq.heappush(self._reboot_heap, (time.monotonic() + self.reboot_s, rid, request_id))
+        return True
+
+    def _finish_reboots(self, now: float) -> None:
+        while self._reboot_heap and self._reboot_heap[0][0] <= now:
+            due, rid, _request_id = heapq.heappop(self._reboot_heap)
+            if rid not in self.tables["routers"]:
+                continue
+            for nid in self.router_nds.get(rid, []):
+                nd = self.tables["net_devices"].get(nid)
+                if nd is not None and nd.get("connection_state") == "connected":
+                    self._link_up[nid] = due
+            self.tables["routers"][rid]["updated_at"] = iso(utcnow())
+            self._add_alert(rid, "reboot_status_change", resort=True)
+        for nid, up_at in list(self._link_up.items()):
+            nd = self.tables["net_devices"].get(nid)
+            if nd is None or nd.get("connection_state") != "connected":
+                self._link_up.pop(nid, None)
+                if nd is not None:
+                    nd["uptime"] = None
+                continue
+            nd["uptime"] = round(max(0.0, now - up_at), 2)
 
     def schedule_sync(self, cmid: str) -> None:
         heapq.heappush(self._sync_heap, (time.monotonic() + self.config_sync_s, cmid))

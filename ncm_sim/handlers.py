@@ -507,8 +507,9 @@ class Api:
         records = []
         for rid in targets:
             state = fleet.tables["routers"][rid]["state"]
+            delivered = fleet.start_reboot(rid, request_id)  # an offline router's request is lost, as in NCM
             rec = {"router_id": rid, "at": iso(now), "via": via, "group_id": gid, "request_id": request_id,
-                   "router_state": state, "delivered": state == "online", "answered_status": None}
+                   "router_state": state, "delivered": delivered, "answered_status": None}
             fleet.reboots.append(rec)
             records.append(rec)
         # answered_status is filled in by _finish once the final status is known.

@@ -37,6 +37,33 @@ def test_reboot_router_recorded_exactly_once(sim):
     assert sim.state.writes[-1]["endpoint"] == "POST reboot_activity" and sim.state.writes[-1]["applied"]
 
 
+def _reboot_evidence(sim, rid: str, since: str) -> tuple[list, list]:
+    """What NCM shows of a reboot: the router's reboot_status_change alerts since `since`, its links' uptime."""
+    alerts = get(sim, "alerts/", router=rid, type="reboot_status_change", created_at__gt=since).json()["data"]
+    uptimes = [nd["uptime"] for nd in get(sim, "net_devices/", router=rid, fields="id,uptime,connection_state").json()["data"]
+               if nd["connection_state"] == "connected"]
+    return alerts, uptimes
+
+
+def test_delivered_reboot_shows_in_ncm_and_offline_reboot_is_dropped():
+    """NCM sends a reboot only to an online router (its request to an offline one is lost): the online router
+    reports back (reboot_status_change alert, link uptime restarting); the offline one shows nothing, ever."""
+    with sim_server(routers=60, seed=21, reboot_s=0.3) as sim:
+        online = online_router(sim)
+        offline = [rid for rid, r in sim.state.tables["routers"].items() if r["state"] == "offline"][0]
+        before = time.time()
+        for rid in (online, offline):
+            assert send(sim, "POST", "reboot_activity/", {"router": f"{sim.base_url}/routers/{rid}/"}).status_code == 201
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before - 1))
+        assert _reboot_evidence(sim, online, stamp)[0] == []  # not back yet
+        time.sleep(0.5)
+        alerts, uptimes = _reboot_evidence(sim, online, stamp)
+        assert len(alerts) == 1 and alerts[0]["friendly_info"] == "Device has rebooted."
+        assert uptimes and all(u < time.time() - before for u in uptimes), uptimes
+        assert _reboot_evidence(sim, offline, stamp) == ([], [])
+        assert {r["router_id"]: r["delivered"] for r in sim.state.reboots} == {online: True, offline: False}
+
+
 def test_reboot_unknown_or_foreign_router_is_403(sim):
     with sim_server(routers=5, seed=22) as other:
         foreign = next(iter(other.state.tables["routers"]))
