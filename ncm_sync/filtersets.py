@@ -3,6 +3,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from ncm_sync import selectors
 from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
 from portal.api.filters import TenantFilterSet
 
@@ -72,10 +73,24 @@ class RouterFilterSet(MirrorFilterSet):
     serial_number = django_filters.CharFilter(field_name="serial_number", lookup_expr="iexact")
     config_status = django_filters.CharFilter(field_name="config_status")
     no_group = django_filters.BooleanFilter(field_name="group", lookup_expr="isnull")
+    firmware_outdated = django_filters.BooleanFilter(
+        method="filter_firmware_outdated",
+        help_text="true: firmware differs from NCM's target or the group's version; false: up to date.",
+    )
+    has_open_alerts = django_filters.BooleanFilter(
+        method="filter_has_open_alerts", help_text="true: routers with at least one open alert (see alerts `status`).",
+    )
 
     class Meta:
         model = Router
         fields = {"name": ["exact", "icontains"]}
+
+    def filter_firmware_outdated(self, queryset, name, value):
+        return queryset.filter(selectors.outdated_q()) if value else queryset.exclude(selectors.outdated_q())
+
+    def filter_has_open_alerts(self, queryset, name, value):
+        q = selectors.has_open_alerts_q()
+        return queryset.filter(q) if value else queryset.exclude(q)
 
     def filter_product(self, queryset, name, value):
         return queryset.filter(Q(product__iexact=value) | Q(product__istartswith=value + "-") | Q(product_ncm_id=value))
@@ -93,6 +108,10 @@ class NetDeviceFilterSet(MirrorFilterSet):
     )
     health_score_below = django_filters.NumberFilter(field_name="health_score", lookup_expr="lt")
     mac = django_filters.CharFilter(method="filter_mac")
+    router_state = django_filters.ChoiceFilter(
+        field_name="router__state", choices=[(s, s) for s in ("online", "offline", "initialized")],
+        help_text="State of the device's router: online, offline, initialized.",
+    )
 
     class Meta:
         model = NetDevice
@@ -136,11 +155,19 @@ class AlertFilterSet(MirrorFilterSet):
         help_text="true: acknowledged alerts only; false: open (unacknowledged) alerts only.",
     )
     acknowledged_by = django_filters.NumberFilter(field_name="acknowledged_by_id", help_text="User id.")
+    status = django_filters.ChoiceFilter(
+        choices=list(selectors.ALERT_STATUSES.items()), method="filter_status",
+        help_text="open: problems nobody has acknowledged (the `open` of alerts/counts/); acknowledged; "
+        "event: informational alerts (e.g. a router came online), never open.",
+    )
 
     class Meta:
         model = Alert
         fields = []
 
+    def filter_status(self, queryset, name, value):
+        q = selectors.alert_status_q(value)
+        return queryset.filter(q) if q is not None else queryset
 
 
 class SyncRunFilterSet(TenantFilterSet):

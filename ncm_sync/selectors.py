@@ -1,14 +1,343 @@
-"""Reads over the mirror that more than one caller needs (API and UI)."""
+"""Reads over the mirror that more than one caller needs: the API views and the UI pages use these, so a
+figure means the same on every page and in the API.
+
+- Alerts: what an *open* alert is (`open_alert_q`), the type in words (`alert_type_label`), counts per tenant
+  (`alert_counts`), alerts in scope (`alerts_for`).
+- Routers: routers in scope with their open alerts and firmware state (`routers_for`), the stat-card figures
+  (`router_figures`), per-tenant figures for the MSP overview (`annotate_tenant_figures`, `overview_totals`).
+- Modems: the latest health and metrics of a net device (ONE definition: `latest_health`, `latest_metrics`),
+  modems in scope (`modems_for`), their stat-card figures (`modem_figures`).
+- Configuration layers of a router (`router_configuration`).
+
+Every function that takes a `user` starts from `Model.objects.for_user(user, action)`; functions that take a
+queryset expect it already scoped.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import (
+    BooleanField, Case, CharField, Count, Exists, ExpressionWrapper, F, IntegerField, JSONField, OuterRef, Q,
+    QuerySet, Subquery, Sum, Value, When,
+)
+from django.db.models.functions import Coalesce, Lower
+
 import ncm_config
-from ncm_sync.models import ConfigurationManager, Router
+from accounts.roles import Action
+from ncm_sync.models import (
+    Alert, ConfigurationManager, Location, NetDevice, NetDeviceHealth, NetDeviceMetrics, Router,
+)
 
-__all__ = ["router_configuration"]
+__all__ = [
+    "ALERT_EVENT_TYPES", "ALERT_STATUSES", "HEALTH_BANDS", "alert_counts", "alert_event_q", "alert_status",
+    "alert_type_label", "alerts_for", "annotate_tenant_figures", "latest_health", "latest_metrics",
+    "latest_location", "modem_figures", "modems_for", "open_alert_q", "outdated_q", "overview_totals",
+    "router_configuration", "router_figures", "routers_for", "with_health", "with_metrics_data", "with_signal",
+]
 
 
+#
+# Alerts
+#
+# NCM reports events and problems alike as "alerts". An event records that something happened and needs no
+# one's attention ("The device entered the online state", "A modem WAN device is now connected", a reboot, a
+# configuration change, a firmware upgrade that succeeded); a problem does (offline, disconnected, CPU over
+# threshold, tunnel down, failed logins, data overage, ...). Types NCM adds later count as problems until
+# they are listed here: an unknown alert is shown rather than hidden.
+ALERT_EVENT_TYPES = frozenset({
+    "modem_wan_connected", "ethernet_wan_connected", "wwan_connected", "wan_service_type", "wan_failover_restored",
+    "reboot_status_change", "config_changed", "ipsec_tunnel_up", "device_claimed", "device_unclaimed",
+})
+
+ALERT_TYPE_LABELS = {
+    "connection_state": "Connection state changed",
+    "modem_wan_connected": "Modem WAN connected",
+    "modem_wan_disconnected": "Modem WAN disconnected",
+    "ethernet_wan_connected": "Ethernet WAN connected",
+    "ethernet_wan_disconnected": "Ethernet WAN disconnected",
+    "wan_service_type": "WAN service type changed",
+    "reboot_status_change": "Router rebooted",
+    "config_changed": "Configuration changed on the router",
+    "firmware_upgrade": "Firmware upgrade",
+    "cpu_utilization": "High CPU use",
+    "memory_utilization": "High memory use",
+    "ipsec_tunnel_down": "IPsec tunnel down",
+    "ipsec_tunnel_up": "IPsec tunnel up",
+    "login_failure": "Failed login on the router",
+    "sim_door_event": "SIM door opened or closed",
+    "pdp_account_overage": "Data plan usage threshold reached",
+    "acs_expires_in_90_days": "Subscription expires within 90 days",
+    "acs_unlicensed_devices": "Devices without a licence",
+}
+
+# The alert's status (one of these) is derived, never stored: see `alert_status`.
+ALERT_STATUSES = {
+    "open": "Open",  # a problem nobody has acknowledged
+    "acknowledged": "Acknowledged",
+    "event": "Event",  # informational; never open
+}
+
+
+def alert_event_q() -> Q:
+    """Alerts that record an event (informational): never open."""
+    return (
+        Q(type__in=ALERT_EVENT_TYPES)
+        | Q(type="connection_state", data__info__state="online")
+        | Q(type="firmware_upgrade", data__info__success=True)
+    )
+
+
+def _is_event() -> Case:
+    # A CASE, so that a missing JSON key (NULL) counts as "not an event" instead of poisoning NOT (...).
+    return Case(When(alert_event_q(), then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def open_alert_q(prefix: str = "") -> Q:
+    """THE definition of an open alert, used by the MSP overview, the tenant pages and `/api/v1/alerts/counts/`:
+    a problem (not an event, see `alert_event_q`) that no one has acknowledged in the portal, whatever its age.
+    `prefix` is the path to the alert from the queried model (e.g. "alerts__")."""
+    if prefix:
+        return Q(**{f"{prefix}acknowledged_at__isnull": True}) & Q(
+            **{f"{prefix}pk__in": Alert.objects.filter(~Q(_is_event())).values("pk")}
+        )
+    return Q(acknowledged_at__isnull=True) & ~Q(_is_event())
+
+
+def alert_status(alert: Alert) -> str:
+    """"acknowledged", "event" or "open", for one alert already loaded (the same rules as `open_alert_q`)."""
+    if alert.acknowledged_at is not None:
+        return "acknowledged"
+    info = (alert.data or {}).get("info")
+    info = info if isinstance(info, dict) else {}
+    if alert.type in ALERT_EVENT_TYPES or (alert.type == "connection_state" and info.get("state") == "online") or (
+        alert.type == "firmware_upgrade" and info.get("success") is True
+    ):
+        return "event"
+    return "open"
+
+
+def alert_status_q(status: str) -> Q | None:
+    if status == "open":
+        return open_alert_q()
+    if status == "acknowledged":
+        return Q(acknowledged_at__isnull=False)
+    if status == "event":
+        return Q(acknowledged_at__isnull=True) & Q(_is_event())
+    return None
+
+
+def alert_type_label(alert_type: str, info: Any = None) -> str:
+    """An NCM alert type in words ("connection_state" + {"state": "offline"} → "Router went offline")."""
+    if alert_type == "connection_state" and isinstance(info, dict) and info.get("state"):
+        state = str(info["state"])
+        return {"online": "Router came online", "offline": "Router went offline"}.get(state, f"Router is {state}")
+    if alert_type == "firmware_upgrade" and isinstance(info, dict) and info.get("success") is False:
+        return "Firmware upgrade failed"
+    if alert_type in ALERT_TYPE_LABELS:
+        return ALERT_TYPE_LABELS[alert_type]
+    return (alert_type or "Alert").replace("_", " ").capitalize()
+
+
+def alerts_for(user, tenant=None, action: str = Action.VIEW) -> QuerySet:
+    qs = Alert.objects.for_user(user, action).select_related("router")
+    return qs.filter(tenant=tenant) if tenant is not None else qs
+
+
+def alert_counts(queryset: QuerySet) -> list[dict]:
+    """Per tenant of an (already scoped and filtered) alert queryset, in one query: `open` (see `open_alert_q`),
+    `acknowledged`, `events` (informational, not acknowledged) and `total` (= open + acknowledged + events)."""
+    rows = (
+        queryset.order_by()
+        .values("tenant_id", "tenant__name")
+        .annotate(
+            total=Count("id"),
+            open=Count("id", filter=open_alert_q()),
+            acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)),
+        )
+        .order_by("tenant__name", "tenant_id")
+    )
+    return [
+        {"tenant": row["tenant_id"], "tenant_name": row["tenant__name"], "open": row["open"],
+         "acknowledged": row["acknowledged"], "events": row["total"] - row["open"] - row["acknowledged"],
+         "total": row["total"]}
+        for row in rows
+    ]
+
+
+#
+# Routers
+#
+def outdated_q(prefix: str = "") -> Q:
+    """Firmware out of date: NCM's target differs from what runs, or the group targets another version."""
+    p = prefix
+    by_target = ~Q(**{f"{p}target_firmware_ncm_id": ""}) & ~Q(
+        **{f"{p}target_firmware_ncm_id": F(f"{p}actual_firmware_ncm_id")}
+    )
+    by_group = (
+        Q(**{f"{p}group__isnull": False}) & ~Q(**{f"{p}group__firmware": ""})
+        & ~Q(**{f"{p}group__firmware": F(f"{p}firmware")})
+    )
+    return by_target | by_group
+
+
+def _open_alerts_of_router():
+    return (
+        Alert.objects.filter(open_alert_q(), router=OuterRef("pk"))
+        .order_by().values("router").annotate(c=Count("pk")).values("c")
+    )
+
+
+def has_open_alerts_q() -> Q:
+    """Routers with at least one open alert (a filter that needs no annotation: the API and the UI use it)."""
+    return Q(Exists(Alert.objects.filter(open_alert_q(), router=OuterRef("pk"))))
+
+
+def routers_for(user, tenant=None, action: str = Action.VIEW) -> QuerySet:
+    """Live routers in scope with `open_alerts` (count) and `firmware_outdated`."""
+    qs = Router.objects.for_user(user, action).filter(deleted_at__isnull=True)
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    return qs.select_related("group", "account").annotate(
+        open_alerts=Coalesce(Subquery(_open_alerts_of_router(), output_field=IntegerField()), 0),
+        firmware_outdated=ExpressionWrapper(outdated_q(), output_field=BooleanField()),
+    )
+
+
+def router_figures(routers: QuerySet) -> dict[str, int]:
+    """The routers page's stat cards, in one query over the (scoped) routers: every figure counts routers."""
+    return routers.aggregate(
+        total=Count("pk"),
+        online=Count("pk", filter=Q(state="online")),
+        offline=Count("pk", filter=Q(state="offline")),
+        alerting=Count("pk", filter=has_open_alerts_q()),
+        outdated=Count("pk", filter=outdated_q()),
+    )
+
+
+def _per_tenant(qs, outer: str = "pk"):
+    sub = qs.filter(tenant=OuterRef(outer)).order_by().values("tenant").annotate(c=Count("pk")).values("c")
+    return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
+
+
+def _poor_health():
+    return NetDeviceHealth.objects.filter(deleted_at__isnull=True).filter(
+        Q(cellular_health_category__iexact="poor") | (Q(cellular_health_category="") & Q(cellular_health_score__lt=25))
+    )
+
+
+def annotate_tenant_figures(tenants: QuerySet) -> QuerySet:
+    """Per tenant: routers total/online/offline, `alerts_open` (open alerts, `open_alert_q`) and `modems_poor`."""
+    live = Router.objects.filter(deleted_at__isnull=True)
+    return tenants.annotate(
+        routers_total=_per_tenant(live),
+        routers_online=_per_tenant(live.filter(state="online")),
+        routers_offline=_per_tenant(live.filter(state="offline")),
+        alerts_open=_per_tenant(Alert.objects.filter(open_alert_q())),
+        modems_poor=_per_tenant(_poor_health()),
+    )
+
+
+def overview_totals(tenants: QuerySet) -> dict[str, int]:
+    """Totals over tenants annotated by `annotate_tenant_figures`, in one query."""
+    sums = tenants.aggregate(
+        online=Sum("routers_online"), offline=Sum("routers_offline"), alerts=Sum("alerts_open"),
+        tenants_offline=Count("pk", filter=Q(routers_offline__gt=0)),
+        tenants_alerting=Count("pk", filter=Q(alerts_open__gt=0)),
+        tenants_poor=Count("pk", filter=Q(modems_poor__gt=0)),
+    )
+    return {key: value or 0 for key, value in sums.items()}
+
+
+def latest_location(router: Router) -> Location | None:
+    return Location.objects.filter(router=router, deleted_at__isnull=True).order_by("-last_seen_at", "-id").first()
+
+
+#
+# Net devices and modems: the latest health and metrics (ONE definition)
+#
+# A net device's health (and metrics) is its live row NCM reported last: newest `last_seen_at`, then newest id.
+# An index on (net_device, last_seen_at DESC, id DESC) for live rows makes each lookup one index probe
+# (migration 0004), so a page of 1,000 devices costs one query whatever the size of the mirror.
+LATEST_ORDER = ("-last_seen_at", "-id")
+HEALTH_BANDS = ("excellent", "good", "fair", "poor")
+
+
+def latest_health(field: str, outer: str = "pk") -> Subquery:
+    return Subquery(
+        NetDeviceHealth.objects.filter(net_device=OuterRef(outer), deleted_at__isnull=True)
+        .order_by(*LATEST_ORDER).values(field)[:1]
+    )
+
+
+def latest_metrics(field: str, outer: str = "pk", output_field=None) -> Subquery:
+    return Subquery(
+        NetDeviceMetrics.objects.filter(net_device=OuterRef(outer), deleted_at__isnull=True)
+        .order_by(*LATEST_ORDER).values(field)[:1],
+        output_field=output_field,
+    )
+
+
+def with_health(qs: QuerySet) -> QuerySet:
+    """`health_score` and `health_category` (NCM's cellular health) from the latest health row."""
+    return qs.annotate(
+        health_score=latest_health("cellular_health_score"),
+        health_category=latest_health("cellular_health_category"),
+    )
+
+
+def with_metrics_data(qs: QuerySet) -> QuerySet:
+    """`metrics_data`: the latest NCM net_device_metrics object, as NCM sent it."""
+    return qs.annotate(metrics_data=latest_metrics("data", output_field=JSONField()))
+
+
+def with_signal(qs: QuerySet) -> QuerySet:
+    """Signal figures of the latest metrics row, and `band`: NCM's health category when it has one, otherwise the
+    dashboards' fallback on signal strength (75 / 50 / 25), else "unknown". Expects `with_health` first."""
+    qs = qs.annotate(
+        signal_strength=latest_metrics("signal_strength"),
+        rsrp=latest_metrics("rsrp"),
+        rsrq=latest_metrics("rsrq"),
+        sinr=latest_metrics("sinr"),
+        rssi=latest_metrics("dbm"),
+        metrics_updated=latest_metrics("update_ts"),
+        category_lower=Lower(Coalesce(F("health_category"), Value(""))),
+    )
+    return qs.annotate(
+        band=Case(
+            When(category_lower__in=HEALTH_BANDS, then=F("category_lower")),
+            When(signal_strength__gte=75, then=Value("excellent")),
+            When(signal_strength__gte=50, then=Value("good")),
+            When(signal_strength__gte=25, then=Value("fair")),
+            When(signal_strength__isnull=False, then=Value("poor")),
+            default=Value("unknown"),
+            output_field=CharField(),
+        )
+    )
+
+
+def modems_for(user, tenant=None, router=None, action: str = Action.VIEW) -> QuerySet:
+    """Live cellular modems (net devices of type "mdm") in scope, with health, signal and band."""
+    qs = NetDevice.objects.for_user(user, action).filter(deleted_at__isnull=True, type="mdm")
+    if tenant is not None:
+        qs = qs.filter(tenant=tenant)
+    if router is not None:
+        qs = qs.filter(router=router)
+    return with_signal(with_health(qs.select_related("router")))
+
+
+def modem_figures(modems: QuerySet) -> dict[str, int]:
+    """The cellular page's stat cards, in one query: every figure counts modems (not routers)."""
+    return modems.aggregate(
+        total=Count("pk"),
+        online=Count("pk", filter=Q(router__state="online")),
+        offline=Count("pk", filter=Q(router__state="offline")),
+        **{band: Count("pk", filter=Q(band=band)) for band in HEALTH_BANDS},
+    )
+
+
+#
+# Configuration layers
+#
 def _leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(tree, dict) and tree:
         out: dict[str, Any] = {}

@@ -1,14 +1,19 @@
-"""Reads for pages. Everything starts from `Model.objects.for_user(user, action)`."""
+"""Reads for pages. Everything starts from `Model.objects.for_user(user, action)`; mirror figures come from
+`ncm_sync.selectors` (the API's too), and table filters from the app's FilterSet (`filterset_filters`)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+import django_filters
+from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import SyncStatus, Tenant
 from accounts.roles import Action
+from ncm_sync.selectors import annotate_tenant_figures
 
-__all__ = ["is_stale", "overview_tenants", "stale_tenant_ids"]
+__all__ = ["is_stale", "overview_tenants", "stale_tenant_ids", "filterset_filters", "SYNC_STATUS_FILTERS"]
 
 
 def is_stale(tenant: Tenant, now=None) -> bool:
@@ -21,18 +26,8 @@ def _stale(last_synced_at, interval_minutes, now) -> bool:
 
 
 def overview_tenants(user):
-    """Tenants in scope with the figures the MSP overview shows."""
-    qs = Tenant.objects.for_user(user, Action.VIEW).select_related("organization")
-    return annotate_tenant_figures(qs)
-
-
-def annotate_tenant_figures(qs):
-    """Routers online/offline, open alerts and poor modems per tenant (when the NCM mirror is installed)."""
-    try:
-        from ui import mirror
-    except ImportError:  # pragma: no cover - the mirror app is part of the project
-        return qs
-    return mirror.annotate_tenant_figures(qs)
+    """Tenants in scope with the figures the MSP overview shows (`ncm_sync.selectors.annotate_tenant_figures`)."""
+    return annotate_tenant_figures(Tenant.objects.for_user(user, Action.VIEW).select_related("organization"))
 
 
 def stale_tenant_ids(qs) -> list[int]:
@@ -43,7 +38,22 @@ def stale_tenant_ids(qs) -> list[int]:
 SYNC_STATUS_FILTERS = {s.value for s in SyncStatus}
 
 
-def overview_totals(tenants) -> dict[str, int]:
-    from ui import mirror
+def filterset_filters(filterset_class, names: Iterable[str] | dict[str, str]) -> dict[str, Callable]:
+    """Table filters (`DataTable(filters=...)`) that apply the API's FilterSet: `{"state": ...}` filters the
+    table with the FilterSet's `state` filter, exactly as `?state=` does in the API. A dict maps the page's
+    parameter to the FilterSet's (`{"in_group": "group"}`). A value the FilterSet refuses filters nothing."""
+    mapping = dict(names) if isinstance(names, dict) else {name: name for name in names}
 
-    return mirror.overview_totals(tenants)
+    def make(param: str) -> Callable:
+        boolean = isinstance(filterset_class.base_filters[param], django_filters.BooleanFilter)
+
+        def apply(queryset, value):
+            data = QueryDict(mutable=True)
+            if boolean:  # the pages' links say ?outdated=1; the API says true/false
+                value = {"1": "true", "0": "false"}.get(value, value)
+            data.setlist(param, [value])
+            return filterset_class(data, queryset=queryset).qs
+
+        return apply
+
+    return {page_param: make(fs_param) for page_param, fs_param in mapping.items()}

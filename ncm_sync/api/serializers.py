@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ncm_sync import selectors
 from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
 from portal.api.serializers import ScopedModelSerializer
 
@@ -94,26 +95,37 @@ class LocationSerializer(MirrorSerializer):
 
 class AlertSerializer(MirrorSerializer):
     """An NCM alert (NCM's own fields, e.g. `created_at`, `detected_at`, `info`), plus the portal's
-    acknowledgement: `acknowledged`, `acknowledged_at`, `acknowledged_by` (a user id)."""
+    acknowledgement: `acknowledged`, `acknowledged_at`, `acknowledged_by` (a user id), and `status`: `open` (a
+    problem nobody has acknowledged), `acknowledged`, or `event` (informational, never open); `type_label` is the
+    type in words."""
 
     acknowledged = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    type_label = serializers.SerializerMethodField()
 
     class Meta:
         model = Alert
-        fields = MIRROR_FIELDS + ["type", "router", "account", "created_at_timeuuid", "friendly_info",
-                                  "acknowledged", "acknowledged_at", "acknowledged_by"]
+        fields = MIRROR_FIELDS + ["type", "type_label", "status", "router", "account", "created_at_timeuuid",
+                                  "friendly_info", "acknowledged", "acknowledged_at", "acknowledged_by"]
         read_only_fields = fields
 
     def get_acknowledged(self, obj) -> bool:
         return obj.acknowledged_at is not None
 
+    def get_status(self, obj) -> str:
+        return selectors.alert_status(obj)
+
+    def get_type_label(self, obj) -> str:
+        return selectors.alert_type_label(obj.type, (obj.data or {}).get("info"))
+
 
 class AlertCountSerializer(serializers.Serializer):
     tenant = serializers.IntegerField()
     tenant_name = serializers.CharField()
-    open = serializers.IntegerField(help_text="Not acknowledged.")
+    open = serializers.IntegerField(help_text="Open alerts: problems (not events) nobody has acknowledged, any age.")
     acknowledged = serializers.IntegerField()
-    total = serializers.IntegerField()
+    events = serializers.IntegerField(help_text="Informational alerts (e.g. a router came online), not acknowledged.")
+    total = serializers.IntegerField(help_text="open + acknowledged + events.")
 
 
 class SyncRunSerializer(ScopedModelSerializer):

@@ -3,28 +3,16 @@
 Alerts add the portal's acknowledgement (acknowledge / unacknowledge) and per-tenant counts. Routers, net
 devices and alerts export as CSV (`?format=csv`); every mirror list and detail has ETags.
 """
-from django.db.models import JSONField, OuterRef, Subquery
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.roles import Action
 
-from ncm_sync import filtersets
+from ncm_sync import filtersets, selectors
 from ncm_sync.api import serializers
-from ncm_sync.models import (
-    Account,
-    Alert,
-    Group,
-    Location,
-    NetDevice,
-    NetDeviceHealth,
-    NetDeviceMetrics,
-    Router,
-    SyncRun,
-)
-from ncm_sync.selectors import router_configuration
-from ncm_sync.services.alerts import alert_acknowledge, alert_counts, alert_unacknowledge
+from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
+from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
 from portal.api.export import ETagMixin, ExportableListMixin
 from portal.api.viewsets import TenantScopedReadOnlyViewSet
 
@@ -73,7 +61,7 @@ class RouterViewSet(ExportableListMixin, MirrorViewSet):
     def configuration(self, request, pk=None):
         """The router's configuration: group and individual layers, the effective result and, per setting, the
         layer its value comes from (NCM's layering rules; passwords masked)."""
-        config = router_configuration(self.get_object())
+        config = selectors.router_configuration(self.get_object())
         return Response(serializers.RouterConfigurationSerializer(config).data)
 
 
@@ -92,13 +80,8 @@ class NetDeviceViewSet(ExportableListMixin, MirrorViewSet):
     ordering_fields = ["id", "name", "carrier", "connection_state", "health_score", "last_seen_at"]
 
     def scoped_queryset(self, queryset):
-        health = NetDeviceHealth.objects.filter(net_device=OuterRef("pk"), deleted_at__isnull=True).order_by("-id")
-        metrics = NetDeviceMetrics.objects.filter(net_device=OuterRef("pk"), deleted_at__isnull=True).order_by("-id")
-        return super().scoped_queryset(queryset).annotate(
-            health_score=Subquery(health.values("cellular_health_score")[:1]),
-            health_category=Subquery(health.values("cellular_health_category")[:1]),
-            metrics_data=Subquery(metrics.values("data")[:1], output_field=JSONField()),
-        )
+        # The latest health and metrics row per device: the one definition the UI uses too (selectors).
+        return selectors.with_metrics_data(selectors.with_health(super().scoped_queryset(queryset)))
 
 
 class LocationViewSet(MirrorViewSet):
@@ -127,11 +110,7 @@ class AlertViewSet(ExportableListMixin, MirrorViewSet):
     @action(detail=True, methods=["post"], required_action=Action.CHANGE)
     def acknowledge(self, request, pk=None):
         """Acknowledge the alert (records who and when). Acknowledging it again keeps the first acknowledgement."""
-        alert = self.get_object()
-        already = alert.acknowledged_at is not None
-        alert = alert_acknowledge(alert=alert, user=request.user)
-        if not already:
-            self.audit_action(alert, "acknowledge")
+        alert = alert_acknowledge(alert=self.get_object(), user=request.user, source=self.audit_source)
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(request=None, responses={200: serializers.AlertSerializer,
@@ -139,19 +118,17 @@ class AlertViewSet(ExportableListMixin, MirrorViewSet):
     @action(detail=True, methods=["post"], required_action=Action.CHANGE)
     def unacknowledge(self, request, pk=None):
         """Reopen an acknowledged alert."""
-        alert = self.get_object()
-        if alert.acknowledged_at is not None:
-            alert = alert_unacknowledge(alert=alert)
-            self.audit_action(alert, "unacknowledge")
+        alert = alert_unacknowledge(alert=self.get_object(), user=request.user, source=self.audit_source)
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(responses={200: serializers.AlertCountSerializer(many=True)})
     @action(detail=False, methods=["get"], pagination_class=None)
     def counts(self, request):
-        """Open, acknowledged and total alerts per tenant in scope (tenants with matching alerts), with the
-        list's filters (e.g. `?created_after=` for a time window, `?type=`)."""
+        """Per tenant in scope (tenants with matching alerts): `open` alerts (problems nobody has acknowledged,
+        any age: the figure the MSP overview and the tenant pages show), `acknowledged`, `events` (informational,
+        never open) and `total`, with the list's filters (e.g. `?created_after=` for a time window, `?type=`)."""
         queryset = self.filter_queryset(self.get_queryset())
-        return Response(serializers.AlertCountSerializer(alert_counts(queryset), many=True).data)
+        return Response(serializers.AlertCountSerializer(selectors.alert_counts(queryset), many=True).data)
 
 
 class SyncRunViewSet(TenantScopedReadOnlyViewSet):

@@ -1,42 +1,43 @@
-"""Portal-side alert state: acknowledgement, and per-tenant counts (NCM itself has no acknowledgement)."""
+"""Portal-side alert state: acknowledgement (NCM itself has no acknowledgement). Reads and counts of alerts
+live in `ncm_sync.selectors` (`open_alert_q`, `alert_counts`)."""
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import record_change
+from accounts.models import AuditAction
 from ncm_sync.models import Alert
 
-__all__ = ["alert_acknowledge", "alert_unacknowledge", "alert_counts"]
+__all__ = ["alert_acknowledge", "alert_unacknowledge"]
 
 
-def alert_acknowledge(*, alert: Alert, user) -> Alert:
-    """Mark the alert acknowledged by `user` now; an alert already acknowledged keeps its first ack."""
+def _audit(user, alert: Alert, name: str, source: str | None) -> None:
+    if source is not None:
+        record_change(actor=user, action=AuditAction.ACTION, instance=alert, source=source, extra={"action": name})
+
+
+def alert_acknowledge(*, alert: Alert, user, source: str | None = None) -> Alert:
+    """Mark the alert acknowledged by `user` now; an alert already acknowledged keeps its first acknowledgement.
+    With a `source` ("api", "ui"), a first acknowledgement is audited in the same transaction."""
     if alert.acknowledged_at is None:
-        alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = user if getattr(user, "pk", None) else None
-        Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-            acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by
+        with transaction.atomic():
+            changed = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+                acknowledged_at=timezone.now(), acknowledged_by=user if getattr(user, "pk", None) else None
+            )
+            alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
+            if changed:
+                _audit(user, alert, "acknowledge", source)
+    return alert
+
+
+def alert_unacknowledge(*, alert: Alert, user=None, source: str | None = None) -> Alert:
+    """Reopen an acknowledged alert (audited with a `source` when it was acknowledged)."""
+    with transaction.atomic():
+        changed = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=False).update(
+            acknowledged_at=None, acknowledged_by=None
         )
-        alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
+        alert.acknowledged_at, alert.acknowledged_by = None, None
+        if changed:
+            _audit(user, alert, "unacknowledge", source)
     return alert
-
-
-def alert_unacknowledge(*, alert: Alert) -> Alert:
-    Alert.objects.filter(pk=alert.pk).update(acknowledged_at=None, acknowledged_by=None)
-    alert.acknowledged_at, alert.acknowledged_by = None, None
-    return alert
-
-
-def alert_counts(queryset: QuerySet) -> list[dict]:
-    """Open / acknowledged / total alerts per tenant of an (already scoped and filtered) queryset: one query."""
-    rows = (
-        queryset.order_by()
-        .values("tenant_id", "tenant__name")
-        .annotate(total=Count("id"), acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
-        .order_by("tenant__name", "tenant_id")
-    )
-    return [
-        {"tenant": row["tenant_id"], "tenant_name": row["tenant__name"], "open": row["total"] - row["acknowledged"],
-         "acknowledged": row["acknowledged"], "total": row["total"]}
-        for row in rows
-    ]

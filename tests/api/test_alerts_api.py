@@ -91,6 +91,7 @@ def test_counts_per_tenant_in_scope(world, client_for, django_assert_max_num_que
     acked = _alert(t0)
     _alert(t0)
     _alert(t0, age=timedelta(days=10))
+    _alert(t0, data={"info": {"state": "online"}})  # "entered the online state": an event, never open
     _alert(t1)
     _alert(t2)  # another MSP's: never counted for org 0
     admin = world.actor("admin", "org", 0).user
@@ -100,12 +101,12 @@ def test_counts_per_tenant_in_scope(world, client_for, django_assert_max_num_que
         response = client.get("/api/v1/alerts/counts/")
     assert response.status_code == 200
     assert response.json() == [
-        {"tenant": t0.pk, "tenant_name": t0.name, "open": 2, "acknowledged": 1, "total": 3},
-        {"tenant": t1.pk, "tenant_name": t1.name, "open": 1, "acknowledged": 0, "total": 1},
+        {"tenant": t0.pk, "tenant_name": t0.name, "open": 2, "acknowledged": 1, "events": 1, "total": 4},
+        {"tenant": t1.pk, "tenant_name": t1.name, "open": 1, "acknowledged": 0, "events": 0, "total": 1},
     ]
     since = (timezone.now() - timedelta(days=1)).isoformat()
     recent = client.get("/api/v1/alerts/counts/", {"created_after": since, "tenant": t0.pk}).json()
-    assert recent == [{"tenant": t0.pk, "tenant_name": t0.name, "open": 1, "acknowledged": 1, "total": 2}]
+    assert recent == [{"tenant": t0.pk, "tenant_name": t0.name, "open": 1, "acknowledged": 1, "events": 1, "total": 3}]
     customer = client_for(world.actor("read_only", "tenant", 1).user)
     assert [row["tenant"] for row in customer.get("/api/v1/alerts/counts/").json()] == [t1.pk]
 

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from accounts.models import SyncStatus, Tenant
 from accounts.roles import Action
+from ncm_sync.selectors import overview_totals
 from ui import selectors
 from ui.tables import Column, DataTable, Grouping
 from ui.templatetags.ui import ago, badge
@@ -42,31 +43,25 @@ def _num(attr, css_bad=False):
 @login_required
 def overview(request):
     qs = selectors.overview_tenants(request.user)
-    has_figures = "routers_online" in qs.query.annotations
     filters = {
         "status": lambda q, v: q.filter(sync_status=v) if v in selectors.SYNC_STATUS_FILTERS else q,
         "stale": lambda q, v: q.filter(pk__in=selectors.stale_tenant_ids(q)) if v == "1" else q,
+        "offline": lambda q, v: q.filter(routers_offline__gt=0) if v == "1" else q,
+        "alerting": lambda q, v: q.filter(alerts_open__gt=0) if v == "1" else q,
+        "poor": lambda q, v: q.filter(modems_poor__gt=0) if v == "1" else q,
     }
-    if has_figures:
-        filters["offline"] = lambda q, v: q.filter(routers_offline__gt=0) if v == "1" else q
-        filters["alerting"] = lambda q, v: q.filter(alerts_open__gt=0) if v == "1" else q
-        filters["poor"] = lambda q, v: q.filter(modems_poor__gt=0) if v == "1" else q
     columns = [
         Column("name", "Tenant", value="name", order_by="name", render=_tenant_link),
         Column("organization", "Organization", value="organization.name", order_by="organization__name"),
-    ]
-    if has_figures:
-        columns += [
-            Column("routers", "Routers", value="routers_total", order_by="routers_total", css="num", clickable=False),
-            Column("online", "Online", value="routers_online", order_by="routers_online", css="num", clickable=False),
-            Column("offline", "Offline", value="routers_offline", order_by="routers_offline", css="num",
-                   render=_num("routers_offline", True), clickable=False),
-            Column("alerts", "Alerts open", value="alerts_open", order_by="alerts_open", css="num",
-                   render=_num("alerts_open", True), clickable=False),
-            Column("poor", "Poor modems", value="modems_poor", order_by="modems_poor", css="num",
-                   render=_num("modems_poor", True), clickable=False),
-        ]
-    columns += [
+        Column("routers", "Routers", value="routers_total", order_by="routers_total", css="num", clickable=False),
+        Column("online", "Routers online", value="routers_online", order_by="routers_online", css="num", clickable=False),
+        Column("offline", "Routers offline", value="routers_offline", order_by="routers_offline", css="num",
+               render=_num("routers_offline", True), clickable=False),
+        # The same figure as the tenant dashboard's "Open alerts" and `open` in /api/v1/alerts/counts/.
+        Column("alerts", "Open alerts", value="alerts_open", order_by="alerts_open", css="num",
+               render=_num("alerts_open", True), clickable=False),
+        Column("poor", "Modems in poor health", value="modems_poor", order_by="modems_poor", css="num",
+               render=_num("modems_poor", True), clickable=False),
         Column("sync", "Last sync", value=lambda t: t.last_synced_at.isoformat() if t.last_synced_at else "never",
                order_by="last_synced_at", render=_sync_cell, clickable=False),
         Column("status", "Sync status", value="sync_status", order_by="sync_status", export=True,
@@ -87,24 +82,25 @@ def overview(request):
         return export
     base = selectors.overview_tenants(request.user)
     stale_ids = selectors.stale_tenant_ids(base)
+    totals = overview_totals(base)
+    af = table.active_filters
     cards = [
-        {"label": "Tenants", "value": base.count(), "url": "?", "active": not table.active_filters, "css": "primary", "key": "all"},
-        {"label": "Stale data", "value": len(stale_ids), "url": "?stale=1", "active": table.active_filters.get("stale") == "1", "css": "warn", "key": "stale"},
+        {"label": "Tenants", "value": base.count(), "url": "?", "active": not af, "css": "primary", "key": "all"},
+        {"label": "Routers online", "value": totals["online"], "url": "?", "active": False, "css": "ok", "key": "online",
+         "hint": "Routers (not modems) online in every tenant you can see"},
+        {"label": "Tenants with offline routers", "value": totals["tenants_offline"], "url": "?offline=1",
+         "active": af.get("offline") == "1", "css": "bad", "key": "offline",
+         "hint": f"{totals['offline']} routers offline"},
+        {"label": "Open alerts", "value": totals["alerts"], "url": "?alerting=1",
+         "active": af.get("alerting") == "1", "css": "warn", "key": "alerting",
+         "hint": f"Problems nobody has acknowledged, in {totals['tenants_alerting']} tenants (events such as a router "
+                 "coming online are not open alerts). Click to list those tenants."},
+        {"label": "Tenants with modems in poor health", "value": totals["tenants_poor"], "url": "?poor=1",
+         "active": af.get("poor") == "1", "css": "warn", "key": "poor"},
+        {"label": "Stale data", "value": len(stale_ids), "url": "?stale=1", "active": af.get("stale") == "1", "css": "warn", "key": "stale"},
         {"label": "Sync failed", "value": base.filter(sync_status=SyncStatus.FAILED).count(), "url": "?status=failed",
-         "active": table.active_filters.get("status") == "failed", "css": "bad", "key": "failed"},
+         "active": af.get("status") == "failed", "css": "bad", "key": "failed"},
     ]
-    if has_figures:
-        totals = selectors.overview_totals(base)
-        cards[1:1] = [
-            {"label": "Routers online", "value": totals["online"], "url": "?", "active": False, "css": "ok", "key": "online"},
-            {"label": "Tenants with offline routers", "value": totals["tenants_offline"], "url": "?offline=1",
-             "active": table.active_filters.get("offline") == "1", "css": "bad", "key": "offline",
-             "hint": f"{totals['offline']} routers offline"},
-            {"label": "Tenants alerting", "value": totals["tenants_alerting"], "url": "?alerting=1",
-             "active": table.active_filters.get("alerting") == "1", "css": "warn", "key": "alerting"},
-            {"label": "Tenants with poor modems", "value": totals["tenants_poor"], "url": "?poor=1",
-             "active": table.active_filters.get("poor") == "1", "css": "warn", "key": "poor"},
-        ]
     return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants"})
 
 

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
+from django.middleware.csrf import get_token
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -11,9 +16,13 @@ from django.views.decorators.http import require_POST
 from accounts.audit import record_change
 from accounts.models import AuditAction
 from accounts.roles import Action
-from ncm_sync.models import Alert, Router, SyncRun
+from ncm_sync import selectors as ncm
+from ncm_sync.filtersets import AlertFilterSet, NetDeviceFilterSet, RouterFilterSet
+from ncm_sync.models import SyncRun
+from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
 from ui import features, mirror
 from ui.access import TenantPermissions, require, tenant_or_404
+from ui.selectors import filterset_filters
 from ui.tables import Column, DataTable, Grouping
 from ui.templatetags.ui import badge
 
@@ -48,15 +57,11 @@ ROUTER_STATES = {"online", "offline", "initialized"}
 @login_required
 def tenant_dashboard(request, tenant_id):
     tenant = tenant_or_404(request, tenant_id)
-    routers = mirror.routers_for(request.user, tenant)
-    filters = {
-        "state": lambda q, v: q.filter(state=v) if v in ROUTER_STATES else q,
-        "alerting": lambda q, v: q.filter(alerts_recent__gt=0) if v == "1" else q,
-        "outdated": lambda q, v: q.filter(firmware_outdated=True) if v == "1" else q,
-        "group": lambda q, v: q.filter(group_id=v) if v.isdigit() else q,
-    }
-    # "group" is both a grouping and a filter name: the filter is ?in_group=<id>.
-    filters["in_group"] = filters.pop("group")
+    routers = ncm.routers_for(request.user, tenant)
+    # The API's filters (RouterFilterSet), under the page's parameter names.
+    filters = filterset_filters(RouterFilterSet, {
+        "state": "state", "alerting": "has_open_alerts", "outdated": "firmware_outdated", "in_group": "group",
+    })
     columns = [
         Column("name", "Name", value=lambda r: r.name or r.ncm_id, order_by="name", render=_router_link(tenant)),
         Column("state", "State", value="state", order_by="state", render=lambda r: badge(r.state)),
@@ -68,8 +73,9 @@ def tenant_dashboard(request, tenant_id):
         Column("serial", "Serial", value="serial_number", order_by="serial_number"),
         Column("mac", "MAC", value="mac", order_by="mac"),
         Column("ip", "IPv4", value="ipv4_address", order_by="ipv4_address"),
-        Column("alerts", "Alerts (24 h)", value="alerts_recent", order_by="alerts_recent", css="num", clickable=False,
-               render=lambda r: format_html('<span class="badge bad">{}</span>', r.alerts_recent) if r.alerts_recent else "0"),
+        Column("alerts", "Open alerts", value="open_alerts", order_by="open_alerts", css="num", clickable=False,
+               render=lambda r: format_html('<a class="badge bad" href="{}?status=open&amp;router={}">{}</a>',
+                                            reverse("ui:alerts", args=[tenant.pk]), r.pk, r.open_alerts) if r.open_alerts else "0"),
         Column("since", "State since", value=lambda r: r.state_updated_at.isoformat() if r.state_updated_at else "",
                order_by="state_updated_at", clickable=False),
         Column("ncm_id", "NCM id", value="ncm_id", order_by="ncm_id"),
@@ -86,14 +92,19 @@ def tenant_dashboard(request, tenant_id):
     export = table.export_response()
     if export:
         return export
-    f = mirror.router_figures(routers)
+    f = ncm.router_figures(routers)
     af = table.active_filters
+    open_alerts = ncm.alerts_for(request.user, tenant).filter(ncm.open_alert_q()).count()
     cards = [
-        _card("Total", f["total"], "?", not af, "primary", "total"),
-        _card("Online", f["online"], "?state=online", af.get("state") == "online", "ok", "online"),
-        _card("Offline", f["offline"], "?state=offline", af.get("state") == "offline", "bad", "offline"),
-        _card("Alerting (24 h)", f["alerting"], "?alerting=1", af.get("alerting") == "1", "warn", "alerting"),
-        _card("Firmware out of date", f["outdated"], "?outdated=1", af.get("outdated") == "1", "info", "outdated"),
+        _card("Routers", f["total"], "?", not af, "primary", "total"),
+        _card("Routers online", f["online"], "?state=online", af.get("state") == "online", "ok", "online"),
+        _card("Routers offline", f["offline"], "?state=offline", af.get("state") == "offline", "bad", "offline"),
+        _card("Routers with open alerts", f["alerting"], "?alerting=1", af.get("alerting") == "1", "warn", "alerting"),
+        _card("Routers with firmware out of date", f["outdated"], "?outdated=1", af.get("outdated") == "1", "info", "outdated"),
+        # The same figure as the MSP overview's "Open alerts" and `open` in /api/v1/alerts/counts/.
+        {**_card("Open alerts", open_alerts, reverse("ui:alerts", args=[tenant.pk]) + "?status=open", False, "warn",
+                 "open-alerts"), "page": True,
+         "hint": "Problems nobody has acknowledged (events such as a router coming online are not open alerts)"},
     ]
     last_run = SyncRun.objects.for_user(request.user).filter(tenant=tenant).first()
     return render(request, "ui/tenant/dashboard.html", tenant_context(
@@ -115,11 +126,11 @@ def _fmt(value, unit=""):
 @login_required
 def cellular(request, tenant_id):
     tenant = tenant_or_404(request, tenant_id)
-    modems = mirror.modems_for(request.user, tenant)
+    modems = ncm.modems_for(request.user, tenant)
     filters = {
-        "band": lambda q, v: q.filter(band=v) if v in (*mirror.HEALTH_BANDS, "unknown") else q,
-        "state": lambda q, v: q.filter(router__state=v) if v in ROUTER_STATES else q,
-        "carrier": lambda q, v: q.filter(carrier__iexact=v),
+        # "band" is the page's own figure (NCM's category, else signal strength); the rest are the API's filters.
+        "band": lambda q, v: q.filter(band=v) if v in (*ncm.HEALTH_BANDS, "unknown") else q,
+        **filterset_filters(NetDeviceFilterSet, {"state": "router_state", "carrier": "carrier"}),
     }
     columns = [
         Column("device", "Device", value=lambda m: (m.router.name if m.router_id else "") or m.name, order_by="router__name",
@@ -151,16 +162,17 @@ def cellular(request, tenant_id):
     export = table.export_response()
     if export:
         return export
-    f = mirror.modem_figures(modems)
+    f = ncm.modem_figures(modems)
     af = table.active_filters
+    # Every card counts modems (a router may have several), never routers: the labels say so.
     cards = [
-        _card("Total", f["total"], "?", not af, "primary", "total"),
-        _card("Online", f["online"], "?state=online", af.get("state") == "online", "ok", "online"),
-        _card("Offline", f["offline"], "?state=offline", af.get("state") == "offline", "bad", "offline"),
-        _card("Excellent", f["excellent"], "?band=excellent", af.get("band") == "excellent", "ok", "excellent"),
-        _card("Good", f["good"], "?band=good", af.get("band") == "good", "info", "good"),
-        _card("Fair", f["fair"], "?band=fair", af.get("band") == "fair", "warn", "fair"),
-        _card("Poor", f["poor"], "?band=poor", af.get("band") == "poor", "bad", "poor"),
+        _card("Modems", f["total"], "?", not af, "primary", "total"),
+        _card("Modems on online routers", f["online"], "?state=online", af.get("state") == "online", "ok", "online"),
+        _card("Modems on offline routers", f["offline"], "?state=offline", af.get("state") == "offline", "bad", "offline"),
+        _card("Modems in excellent health", f["excellent"], "?band=excellent", af.get("band") == "excellent", "ok", "excellent"),
+        _card("Modems in good health", f["good"], "?band=good", af.get("band") == "good", "info", "good"),
+        _card("Modems in fair health", f["fair"], "?band=fair", af.get("band") == "fair", "warn", "fair"),
+        _card("Modems in poor health", f["poor"], "?band=poor", af.get("band") == "poor", "bad", "poor"),
     ]
     return render(request, "ui/tenant/cellular.html", tenant_context(request, tenant, table=table, cards=cards, noun="modems"))
 
@@ -171,16 +183,16 @@ def cellular(request, tenant_id):
 @login_required
 def router_detail(request, tenant_id, router_id):
     tenant = tenant_or_404(request, tenant_id)
-    router = get_object_or_404(mirror.routers_for(request.user, tenant), pk=router_id)
-    modems = list(mirror.modems_for(request.user, tenant, router=router))
-    alerts = Alert.objects.for_user(request.user).filter(router=router).order_by("-ncm_created_at", "-id")[:50]
+    router = get_object_or_404(ncm.routers_for(request.user, tenant), pk=router_id)
+    modems = list(ncm.modems_for(request.user, tenant, router=router))
+    alerts = [_with_words(a) for a in ncm.alerts_for(request.user, tenant).filter(router=router).order_by("-ncm_created_at", "-id")[:50]]
     job_items = []
     if features.jobs_enabled():
         from jobs.models import JobItem
 
         job_items = list(JobItem.objects.for_user(request.user).filter(router=router).select_related("job").order_by("-id")[:25])
     context = tenant_context(
-        request, tenant, router=router, modems=modems, alerts=alerts, location=mirror.latest_location(router),
+        request, tenant, router=router, modems=modems, alerts=alerts, location=ncm.latest_location(router),
         config=mirror.configuration_layers(router), job_items=job_items, jobs_enabled=features.jobs_enabled(),
         other_interfaces=router.net_devices.filter(deleted_at__isnull=True).exclude(type="mdm"),
     )
@@ -190,28 +202,125 @@ def router_detail(request, tenant_id, router_id):
 #
 # Alerts
 #
+def _with_words(alert):
+    alert.type_label = ncm.alert_type_label(alert.type, (alert.data or {}).get("info"))
+    alert.status = ncm.alert_status(alert)
+    return alert
+
+
+STATUS_BADGE = {"open": "bad", "acknowledged": "ok", "event": "info"}
+
+
+def _status_cell(a):
+    status = ncm.alert_status(a)
+    label = ncm.ALERT_STATUSES[status]
+    if status == "acknowledged":
+        by = a.acknowledged_by.username if a.acknowledged_by_id and a.acknowledged_by else "someone"
+        return format_html('<span class="badge {}" title="by {} at {}">{}</span>', STATUS_BADGE[status], by,
+                           a.acknowledged_at.isoformat(), label)
+    return format_html('<span class="badge {}">{}</span>', STATUS_BADGE[status], label)
+
+
+def _alert_action_cell(request, tenant, can_change):
+    def render(a):
+        if not can_change:
+            return ""
+        acked = a.acknowledged_at is not None
+        url = reverse("ui:alert-reopen" if acked else "ui:alert-acknowledge", args=[tenant.pk, a.pk])
+        return format_html(
+            '<form method="post" action="{}" hx-boost="false" class="inline">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}"><input type="hidden" name="next" value="{}">'
+            '<button class="btn small" type="submit" data-alert-action="{}">{}</button></form>',
+            url, get_token(request), request.get_full_path(), "reopen" if acked else "acknowledge",
+            "Reopen" if acked else "Acknowledge",
+        )
+    return render
+
+
 @login_required
 def alerts(request, tenant_id):
     tenant = tenant_or_404(request, tenant_id)
-    qs = Alert.objects.for_user(request.user).filter(tenant=tenant).select_related("router")
+    can_change = TenantPermissions(request.user, tenant).allows(Action.CHANGE)
+    qs = ncm.alerts_for(request.user, tenant).select_related("acknowledged_by")
     columns = [
         Column("created", "When", value=lambda a: a.ncm_created_at.isoformat() if a.ncm_created_at else "", order_by="ncm_created_at", clickable=False),
-        Column("type", "Type", value="type", order_by="type"),
+        Column("type", "Type", value=lambda a: ncm.alert_type_label(a.type, (a.data or {}).get("info")), order_by="type",
+               render=lambda a: format_html('<span title="NCM type: {}">{}</span>', a.type,
+                                            ncm.alert_type_label(a.type, (a.data or {}).get("info"))), clickable=False),
+        Column("status", "Status", value=lambda a: ncm.alert_status(a), order_by="acknowledged_at", render=_status_cell,
+               clickable=False),
         Column("router", "Router", value="router.name", order_by="router__name",
                render=lambda a: format_html('<a href="{}">{}</a>', reverse("ui:router-detail", args=[tenant.pk, a.router_id]), a.router.name or a.router.ncm_id) if a.router_id else ""),
         Column("info", "Details", value="friendly_info"),
+        Column("action", "", value=None, render=_alert_action_cell(request, tenant, can_change), export=False,
+               clickable=False),
     ]
+    # The API's filters (AlertFilterSet): ?status=open|acknowledged|event, ?type=, ?router=.
+    filters = filterset_filters(AlertFilterSet, ["status", "type", "router"])
+    filters["recent"] = lambda q, v: q.filter(ncm_created_at__gte=timezone.now() - RECENT) if v == "1" else q
     table = DataTable(
         request, qs, columns, table_id="alerts-table", title=f"{tenant.name}: alerts", export_name=f"{tenant.slug}-alerts",
         search_fields=["type", "friendly_info", "router__name"], default_sort="-created",
-        filters={"type": lambda q, v: q.filter(type=v), "recent": lambda q, v: q.filter(ncm_created_at__gte=mirror._alert_since()) if v == "1" else q},
-        groupings=[Grouping("type", "Type", "type"), Grouping("router", "Router", "router__name")],
+        filters=filters,
+        groupings=[Grouping("type", "Type", "type", display=lambda t: ncm.alert_type_label(t)),
+                   Grouping("router", "Router", "router__name")],
         empty_message="No alerts mirrored for this tenant.",
     )
     export = table.export_response()
     if export:
         return export
-    return render(request, "ui/tenant/alerts.html", tenant_context(request, tenant, table=table, noun="alerts"))
+    counts = (ncm.alert_counts(ncm.alerts_for(request.user, tenant)) or [{"open": 0, "acknowledged": 0, "events": 0, "total": 0}])[0]
+    status = table.active_filters.get("status")
+    only_status = set(table.active_filters) <= {"status"}
+    cards = [
+        {**_card("Open alerts", counts["open"], "?status=open", status == "open" and only_status, "bad", "open"),
+         "hint": "Problems nobody has acknowledged, whatever their age"},
+        _card("Acknowledged", counts["acknowledged"], "?status=acknowledged", status == "acknowledged" and only_status, "ok", "acknowledged"),
+        {**_card("Events", counts["events"], "?status=event", status == "event" and only_status, "info", "event"),
+         "hint": "Informational (e.g. a router came online): never open"},
+        _card("All alerts", counts["total"], "?", not table.active_filters, "primary", "all"),
+    ]
+    return render(request, "ui/tenant/alerts.html", tenant_context(request, tenant, table=table, cards=cards, noun="alerts",
+                                                                  can_change=can_change))
+
+
+RECENT = timedelta(hours=24)
+
+
+def _alert_in_scope(request, tenant_id, alert_id):
+    tenant = tenant_or_404(request, tenant_id)
+    require(TenantPermissions(request.user, tenant), Action.CHANGE)
+    alert = get_object_or_404(ncm.alerts_for(request.user, tenant, Action.CHANGE), pk=alert_id)
+    return tenant, alert
+
+
+def _back(request, tenant):
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("ui:alerts", tenant_id=tenant.pk)
+
+
+@login_required
+@require_POST
+def alert_acknowledge_view(request, tenant_id, alert_id):
+    tenant, alert = _alert_in_scope(request, tenant_id, alert_id)
+    if alert.acknowledged_at is None:
+        alert_acknowledge(alert=alert, user=request.user, source="ui")
+        messages.success(request, f"Alert acknowledged: {ncm.alert_type_label(alert.type, (alert.data or {}).get('info'))}.")
+    else:
+        messages.info(request, "That alert was already acknowledged.")
+    return _back(request, tenant)
+
+
+@login_required
+@require_POST
+def alert_reopen_view(request, tenant_id, alert_id):
+    tenant, alert = _alert_in_scope(request, tenant_id, alert_id)
+    if alert.acknowledged_at is not None:
+        alert_unacknowledge(alert=alert, user=request.user, source="ui")
+        messages.success(request, "Alert reopened.")
+    return _back(request, tenant)
 
 
 #
