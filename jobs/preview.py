@@ -6,12 +6,63 @@ predict (ncm_config, the same rules the simulator enforces). Passwords are maske
 """
 from __future__ import annotations
 
+from typing import Any
+
 import ncm_config
 from jobs.models import JobKind
 from jobs.services import resolve_targets, validate_parameters
 from ncm_sync.models import ConfigurationManager, NetDevice, Router
 
-__all__ = ["job_preview"]
+__all__ = ["job_preview", "config_changes", "OFFLINE_REBOOT_WARNING", "OFFLINE_SPEED_TEST_WARNING"]
+
+OFFLINE_REBOOT_WARNING = (
+    "The router is not online: NCM drops reboot requests for offline routers, so none will be sent; "
+    "its item will fail (or be skipped, if you choose to skip offline routers)."
+)
+OFFLINE_SPEED_TEST_WARNING = (
+    "The router is not online: NCM cannot run a speed test on an offline router's modems; its item will fail."
+)
+
+
+def _leaves(tree: Any, prefix: tuple = ()) -> dict[str, Any]:
+    """Dotted path -> value of each setting in a configuration tree. Empty branches hold no setting, so they
+    yield nothing (a layer that sets nothing is `{}`, not a setting with an empty name)."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, sub in tree.items():
+            if key != "_id_":
+                out.update(_leaves(sub, prefix + (str(key),)))
+        return out
+    if isinstance(tree, list) and any(isinstance(v, dict) for v in tree):
+        out = {}
+        for index, sub in enumerate(tree):
+            out.update(_leaves(sub, prefix + (str(index),)))
+        return out
+    return {".".join(prefix): tree} if prefix else {}
+
+
+def _removals(layer: list) -> set[str]:
+    return {".".join(map(str, r)) if isinstance(r, (list, tuple)) else str(r) for r in (layer[1] if len(layer) > 1 else [])}
+
+
+def config_changes(before: Any, after: Any) -> list[dict]:
+    """Per setting of one layer, what a push changes: `{path, before, after, kind}` with kind `added`,
+    `changed` or `removed` (a value dropped, or a removal NCM will apply)."""
+    before, after = ncm_config.normalize(before), ncm_config.normalize(after)
+    old, new = _leaves(before[0]), _leaves(after[0])
+    rows = []
+    for path in sorted(set(old) | set(new)):
+        if path in old and path in new:
+            if old[path] != new[path]:
+                rows.append({"path": path, "before": old[path], "after": new[path], "kind": "changed"})
+        elif path in new:
+            rows.append({"path": path, "before": None, "after": new[path], "kind": "added"})
+        else:
+            rows.append({"path": path, "before": old[path], "after": None, "kind": "removed"})
+    listed = {row["path"] for row in rows}
+    for path in sorted(_removals(after) - _removals(before) - listed):
+        rows.append({"path": path, "before": None, "after": None, "kind": "removed"})
+    return rows
 
 
 def _layer(data: dict | None) -> list:
@@ -39,13 +90,18 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
                 modems.setdefault(router_id, []).append(ncm_id)
         for router in all_routers:
             entry = _router_summary(router)
+            online = router.state == "online"
             if kind == JobKind.REBOOT:
-                entry["action"] = "reboot"
-                if router.state != "online":
-                    entry["warning"] = "The router is not online: NCM drops reboot requests for offline routers."
+                if online:
+                    entry["action"] = "reboot"
+                else:
+                    entry["action"] = "skip (offline)" if parameters.get("offline") == "skip" else "fail (offline: not sent)"
+                    entry["warning"] = OFFLINE_REBOOT_WARNING
             else:
                 entry["modems"] = modems.get(router.pk, [])
                 entry["action"] = "speed_test" if entry["modems"] else "skip (no cellular modem)"
+                if not online and entry["modems"]:
+                    entry["warning"] = OFFLINE_SPEED_TEST_WARNING
             targets.append(entry)
         return {"kind": kind, "parameters": parameters, "targets": targets, "errors": []}
 
@@ -66,6 +122,7 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
             "current": {"group": ncm_config.mask_passwords(group_layer), "individual": ncm_config.mask_passwords(current)},
             "after": {"individual": ncm_config.mask_passwords(after), "merged": ncm_config.mask_passwords(merged),
                       "origins": origins},
+            "changes": config_changes(ncm_config.mask_passwords(current), ncm_config.mask_passwords(after)),
             "errors": errors,
         })
     for group in groups:
@@ -75,6 +132,7 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
             "group": group.pk, "name": group.name, "ncm_id": group.ncm_id,
             "current": {"group": ncm_config.mask_passwords(current)},
             "after": {"group": ncm_config.mask_passwords(after)},
+            "changes": config_changes(ncm_config.mask_passwords(current), ncm_config.mask_passwords(after)),
             "routers_affected": group.routers.filter(deleted_at__isnull=True).count(),
             "errors": errors,
         })

@@ -7,15 +7,27 @@ Safety rules (a router must never be rebooted twice):
 - an outcome NCM did not confirm (timeout, reset, 5xx) makes the item `unknown`, never a retry; a
   dispatched item whose worker died is reaped to `unknown` after a lease;
 - only requests NCM provably refused before acting (429, connection refused) go back to `pending`.
+
+Reboots (NCM's reboot_activity answers 201 whether or not the router gets the command: "If the router is
+offline, the request will be lost"):
+- a router NCM reports offline is not sent a reboot at all: its item ends `failed` (or `skipped` when the job
+  says `offline: "skip"`), saying why;
+- an accepted reboot stays `dispatched` (with `ncm_ref` "reboot:<id>") until NCM shows it happened: a
+  `reboot_status_change` alert for the router, or its links' uptime restarting after the request. Only then is it
+  `succeeded`. Without such evidence within JOBS_REBOOT_CONFIRM_SECONDS it ends `failed` when the router is
+  offline by then (NCM dropped it), else `unknown`.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +42,7 @@ from ncm_sync.client import (
     NcmUnavailable,
     client_for_credential,
 )
-from ncm_sync.models import ConfigurationManager, NetDevice
+from ncm_sync.models import ConfigurationManager, NetDevice, ncm_ref
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,17 @@ DISPATCH_LEASE = timedelta(
 MAX_REQUEUES = 5
 SPEED_TEST_CHUNK = 10_000
 SPEED_TEST_TIMEOUT = timedelta(minutes=20)
+REBOOT_REF = "reboot:"  # ncm_ref of a reboot NCM accepted, awaiting evidence that it happened
+ROUTER_STATE_MAX_AGE = 60  # seconds a bulk read of routers' states is trusted before a reboot is sent
+CONFIRM_INLINE_SECONDS = 10  # a drainer waits this long in place for quick reboots before rescheduling itself
+CONFIRM_DURING_SENDING_SECONDS = 15  # while a long reboot job is being sent, check NCM's evidence this often
+CONFIRM_LOCK_SECONDS = 30  # one drainer checks a job's reboots at a time; a dead one's turn passes after this
+
+
+def reboot_confirm_timeout() -> timedelta:
+    """How long an accepted reboot may take to show in NCM (default 10 minutes)."""
+    seconds = getattr(settings, "JOBS_REBOOT_CONFIRM_SECONDS", None) or os.environ.get("JOBS_REBOOT_CONFIRM_SECONDS")
+    return timedelta(seconds=float(seconds or 600))
 
 
 def _client(job: Job):
@@ -92,9 +115,44 @@ def _requeue(item: JobItem, reason: str) -> bool:
     return True
 
 
-def _send(client, item: JobItem) -> dict | None:
+class _NotSent(Exception):
+    """NCM would drop the request (the router is offline): nothing was sent."""
+
+    def __init__(self, state: str):
+        super().__init__(state)
+        self.state = state
+
+
+class _RouterStates:
+    """NCM's current state of the job's routers, read in bulk (`id__in`, 100 a call) just before reboots are sent."""
+
+    def __init__(self, client, job_id: int):
+        self.client, self.job_id = client, job_id
+        self.states: dict[str, tuple[str | None, float]] = {}
+
+    def get(self, item: JobItem) -> str | None:
+        ncm_id = str(item.router.ncm_id)
+        known = self.states.get(ncm_id)
+        if known is None or time.monotonic() - known[1] > ROUTER_STATE_MAX_AGE:
+            upcoming = (
+                JobItem.objects.filter(job_id=self.job_id, status=ItemStatus.PENDING, router__isnull=False)
+                .order_by("id").values_list("router__ncm_id", flat=True)[:99]
+            )
+            ids = list(dict.fromkeys([ncm_id, *map(str, upcoming)]))
+            now = time.monotonic()
+            for ref in ids:
+                self.states[ref] = (None, now)  # not listed: NCM does not know it (the request will say so)
+            for row in self.client.list("routers", id__in=ids, fields="id,state"):
+                self.states[str(row.get("id"))] = (row.get("state"), now)
+        return self.states[ncm_id][0]
+
+
+def _send(client, item: JobItem, states: _RouterStates | None = None) -> dict | None:
     job = item.job
     if job.kind == JobKind.REBOOT:
+        state = states.get(item) if states is not None else None
+        if state is not None and state != "online":
+            raise _NotSent(state)
         response = client.post("reboot_activity", {"router": client.url_for("routers", item.router.ncm_id)})
         return {"reboot_activity": response}
     if job.kind == JobKind.CONFIG_PUSH:
@@ -143,6 +201,9 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
         return None
     slots = TenantSlots(job.tenant_id)
     deadline = time.monotonic() + max_seconds
+    states = _RouterStates(client, job_id) if job.kind == JobKind.REBOOT else None
+    confirm_delay = None
+    next_confirm = time.monotonic() + CONFIRM_DURING_SENDING_SECONDS
     with client:
         while time.monotonic() < deadline:
             slot = slots.acquire()
@@ -152,13 +213,20 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
                 item = _claim_next(job_id)
                 if item is None:
                     break
-                _run_item(client, item)
+                _run_item(client, item, states)
             finally:
                 slots.release(slot)
+            if states is not None and time.monotonic() >= next_confirm:
+                confirm_reboots(client, job, wait=False)  # a long job shows its confirmed reboots as it goes
+                next_confirm = time.monotonic() + CONFIRM_DURING_SENDING_SECONDS
         else:
             return 0.0
+        if job.kind == JobKind.REBOOT:
+            confirm_delay = confirm_reboots(client, job, deadline=deadline)
     reap_stale_items(job_id)
-    services.job_finish_if_done(job_id)
+    finished = services.job_finish_if_done(job_id)
+    if finished is not None and finished.kind == JobKind.CONFIG_PUSH:
+        refresh_pushed_configuration(finished)
     if JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING, job__status=JobStatus.RUNNING).exists():
         return 0.0
     oldest = (
@@ -166,13 +234,23 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
         .order_by("dispatched_at").values_list("dispatched_at", flat=True).first()
     )
     if oldest is None:
-        return None
-    return max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1)
+        return confirm_delay
+    lease_delay = max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1)
+    return lease_delay if confirm_delay is None else min(lease_delay, confirm_delay)
 
 
-def _run_item(client, item: JobItem) -> None:
+def _run_item(client, item: JobItem, states: _RouterStates | None = None) -> None:
     try:
-        result = _send(client, item)
+        result = _send(client, item, states)
+    except _NotSent as exc:
+        if (item.job.parameters or {}).get("offline") == "skip":
+            _record(item, ItemStatus.SKIPPED, result={"router_state": exc.state},
+                    error=f"Skipped: the router is {exc.state} in NCM and this job skips offline routers. Nothing was sent.")
+        else:
+            _record(item, ItemStatus.FAILED, result={"router_state": exc.state},
+                    error=f"Not rebooted: the router is {exc.state} in NCM, and NCM drops reboot requests for routers "
+                          "that are not online, so none was sent.")
+        return
     except NcmAmbiguousWriteError as exc:
         _record(item, ItemStatus.UNKNOWN, error=f"{exc.message}. Not retried: check the device before retrying.")
     except (NcmRateLimited, NcmUnavailable) as exc:
@@ -183,7 +261,184 @@ def _run_item(client, item: JobItem) -> None:
     except NcmError as exc:
         _record(item, ItemStatus.FAILED, error=exc.message)  # NCM's own words (400/403/409...)
     else:
+        if item.job.kind == JobKind.REBOOT:
+            # Accepted is not done: the item waits for NCM to show the reboot (confirm_reboots).
+            request_id = str(((result or {}).get("reboot_activity") or {}).get("id") or "")
+            JobItem.objects.filter(pk=item.pk, status__in=[ItemStatus.DISPATCHED, ItemStatus.UNKNOWN]).update(
+                status=ItemStatus.DISPATCHED, ncm_ref=(REBOOT_REF + request_id)[:64], result=result,
+            )
+            return
         _record(item, ItemStatus.SUCCEEDED, result=result)
+
+
+#
+# Reboot confirmation: NCM's evidence that an accepted reboot reached the router.
+#
+def _ncm_time(value) -> datetime | None:
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        parsed = parse_datetime(str(value).replace(" ", "T", 1)) if value else None
+    except ValueError:
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    return parsed
+
+
+def _reboot_evidence(client, awaiting: list[JobItem]) -> dict[int, dict]:
+    """Item id -> how NCM shows its router rebooted after the request: a reboot_status_change alert, or
+    the router's connected links' uptime restarting (shorter than the time since the request)."""
+    by_router: dict[str, JobItem] = {str(item.router.ncm_id): item for item in awaiting}
+    found: dict[int, dict] = {}
+    since = min(item.dispatched_at for item in awaiting) - timedelta(seconds=2)
+    ids = list(by_router)
+    for start in range(0, len(ids), 200):  # /alerts/ has no 100-value limit on __in; keep URLs short anyway
+        for alert in client.list("alerts", type="reboot_status_change", router__in=ids[start:start + 200],
+                                 created_at__gt=since.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")):
+            item = by_router.get(ncm_ref(alert.get("router")))
+            at = _ncm_time(alert.get("created_at"))
+            if item is None or item.pk in found or at is None or at < item.dispatched_at - timedelta(seconds=2):
+                continue
+            found[item.pk] = {"confirmed_by": "reboot_status_change alert", "confirmed_at": at.isoformat(),
+                              "message": alert.get("friendly_info") or "Device has rebooted."}
+    rest = [ref for ref in ids if by_router[ref].pk not in found]
+    now = timezone.now()
+    for start in range(0, len(rest), 100):
+        for device in client.list("net_devices", router__in=rest[start:start + 100], fields="id,router,uptime,connection_state"):
+            item = by_router.get(ncm_ref(device.get("router")))
+            uptime = device.get("uptime")
+            if item is None or item.pk in found or uptime is None or device.get("connection_state") != "connected":
+                continue
+            try:
+                uptime = float(uptime)
+            except (TypeError, ValueError):
+                continue
+            if uptime < (now - item.dispatched_at).total_seconds():
+                found[item.pk] = {"confirmed_by": "uptime", "confirmed_at": (now - timedelta(seconds=uptime)).isoformat(),
+                                  "message": f"The router's link came back {uptime:.0f} s ago: its uptime restarted after the reboot request."}
+    return found
+
+
+def _confirm_delay(awaiting: list[JobItem]) -> float:
+    age = (timezone.now() - min(item.dispatched_at for item in awaiting)).total_seconds()
+    return 1.0 if age < 20 else 10.0 if age < 120 else 30.0
+
+
+def _settle_unconfirmed(client, job: Job, expired: list[JobItem]) -> None:
+    minutes = reboot_confirm_timeout().total_seconds() / 60
+    states: dict[str, str | None] = {}
+    ids = [str(item.router.ncm_id) for item in expired]
+    try:
+        for start in range(0, len(ids), 100):
+            for row in client.list("routers", id__in=ids[start:start + 100], fields="id,state"):
+                states[str(row.get("id"))] = row.get("state")
+    except NcmError as exc:
+        logger.info("Router states for unconfirmed reboots of job %s not read: %s", job.pk, exc.message)
+    for item in expired:
+        state = states.get(str(item.router.ncm_id))
+        result = {**(item.result or {}), "router_state": state}
+        if state and state != "online":
+            _record(item, ItemStatus.FAILED, result=result, error=(
+                f"Not rebooted: NCM accepted the request but the router is {state}, and NCM drops reboot requests "
+                f"for routers that are not online; no reboot showed in NCM within {minutes:g} min."))
+        else:
+            _record(item, ItemStatus.UNKNOWN, result=result, error=(
+                f"NCM accepted the request but showed no reboot within {minutes:g} min (no reboot alert, the "
+                "router's uptime did not restart). Check the router before retrying."))
+
+
+def confirm_reboots(client, job: Job, *, deadline: float | None = None, wait: bool = True) -> float | None:
+    """Settle the job's accepted reboots from NCM's evidence. Returns the seconds until the next check, or None
+    when none await (or another drainer is checking). With `wait`, waits in place while the next check is due
+    within seconds (quick reboots settle without rescheduling)."""
+    lock, token = f"jobs:confirm:{job.pk}", uuid.uuid4().hex
+    if not cache.add(lock, token, CONFIRM_LOCK_SECONDS):
+        return None
+    try:
+        inline_until = time.monotonic() + CONFIRM_INLINE_SECONDS
+        while True:
+            awaiting = list(
+                JobItem.objects.filter(job_id=job.pk, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF)
+                .select_related("router")
+            )
+            if not awaiting:
+                return None
+            try:
+                evidence = _reboot_evidence(client, awaiting)
+            except NcmError as exc:
+                logger.info("Reboot confirmation of job %s postponed: %s", job.pk, exc.message)
+                evidence = {}
+            for item in awaiting:
+                if item.pk in evidence:
+                    _record(item, ItemStatus.SUCCEEDED, result={**(item.result or {}), **evidence[item.pk]})
+            cutoff = timezone.now() - reboot_confirm_timeout()
+            expired = [item for item in awaiting if item.pk not in evidence and item.dispatched_at < cutoff]
+            if expired:
+                _settle_unconfirmed(client, job, expired)
+            remaining = [item for item in awaiting if item.pk not in evidence and item not in expired]
+            if not remaining:
+                return None
+            delay = _confirm_delay(remaining)
+            now = time.monotonic()
+            if not wait or now + delay > inline_until or (deadline is not None and now + delay > deadline):
+                return delay
+            time.sleep(delay)
+    finally:
+        if cache.get(lock) == token:
+            cache.delete(lock)
+
+
+def refresh_pushed_configuration(job: Job) -> int:
+    """When a config push finishes, re-read from NCM what it changed (the routers' configuration managers, the
+    groups) into the mirror, so pages show the pushed configuration now, not after the next sync. Returns the
+    number of rows written; a failure is logged, never raised (the next sync brings the same)."""
+    from ncm_sync.services.sync import content_hash
+
+    items = list(
+        JobItem.objects.filter(job=job, status__in=[ItemStatus.SUCCEEDED, ItemStatus.UNKNOWN])  # unknown may have applied
+        .select_related("router", "group")
+    )
+    routers = {str(i.router.ncm_id): i.router_id for i in items if i.router_id}
+    groups = {str(i.group.ncm_id): i.group_id for i in items if i.group_id}
+    if not routers and not groups:
+        return 0
+    client = _client(job)
+    if client is None:
+        return 0
+    now, written = timezone.now(), 0
+    try:
+        with client:
+            managers, group_rows = [], []
+            router_ids, group_ids = list(routers), list(groups)
+            for start in range(0, len(router_ids), 100):
+                managers += client.list("configuration_managers", router__in=router_ids[start:start + 100])
+            for start in range(0, len(group_ids), 100):
+                group_rows += client.list("groups", id__in=group_ids[start:start + 100])
+    except NcmError as exc:
+        logger.info("Configuration of job %s not refreshed (the next sync will): %s", job.pk, exc.message)
+        services.job_log(job, f"The portal's copy of the pushed configuration is refreshed at the next sync ({exc.message}).",
+                         level="warning")
+        return 0
+    for obj in managers:
+        columns = ConfigurationManager.columns(obj)
+        router_pk = routers.get(columns["router_ncm_id"])
+        if not obj.get("id") or router_pk is None:
+            continue
+        values = {"data": obj, "content_hash": content_hash(obj), "last_seen_at": now, "deleted_at": None,
+                  **columns, "router_id": router_pk}
+        ConfigurationManager.objects.update_or_create(
+            tenant_id=job.tenant_id, ncm_id=str(obj["id"]), defaults=values, create_defaults={**values, "first_seen_at": now},
+        )
+        written += 1
+    from ncm_sync.models import Group
+
+    for obj in group_rows:
+        if str(obj.get("id")) in groups:
+            written += Group.objects.filter(tenant_id=job.tenant_id, ncm_id=str(obj["id"])).update(
+                data=obj, content_hash=content_hash(obj), last_seen_at=now, deleted_at=None,
+            )
+    return written
 
 
 def _fail_all_pending(job: Job, message: str) -> None:
@@ -217,8 +472,11 @@ def resume_stalled_jobs() -> int:
         reap_stale_items(job.pk)
         if job.kind == JobKind.SPEED_TEST:
             _resume_speed_test(job)
-        elif job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists():
-            run_job_task.delay(job.pk)
+        elif (job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists()) or (
+            job.kind == JobKind.REBOOT
+            and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF).exists()
+        ):
+            run_job_task.delay(job.pk)  # items to send, or accepted reboots to confirm
             resumed += 1
         services.job_finish_if_done(job.pk)
     return resumed
@@ -346,15 +604,19 @@ def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
             test_type=job.parameters.get("test_type", ""), state=str(result.get("state", ""))[:20],
             raw=str(result.get("results") or "")[:4000], **figures,
         ))
-        outcome_by_router.setdefault(router_id, []).append({"net_device": pk, "state": result.get("state"), **figures})
+        outcome_by_router.setdefault(router_id, []).append({
+            "net_device": pk, "state": result.get("state"), **figures,
+            "message": str(result.get("results") or "")[:500],  # NCM's own words
+        })
     SpeedTestResult.objects.bulk_create(rows)
     for item in items:
         outcomes = outcome_by_router.get(item.router_id, [])
         if outcomes and all(o["state"] == "success" for o in outcomes):
             _record(item, ItemStatus.SUCCEEDED, result={"modems": outcomes})
         else:
+            said = "; ".join(o["message"] for o in outcomes if o["state"] != "success" and o.get("message"))
             _record(item, ItemStatus.FAILED, result={"modems": outcomes},
-                    error="NCM reported no successful speed test for this router's modem(s).")
+                    error="NCM reported no successful speed test for this router's modem(s)" + (f": {said}" if said else "."))
     services.job_finish_if_done(job_id)
     return None
 

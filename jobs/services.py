@@ -29,6 +29,7 @@ from jobs.models import (
     JobStatus,
     MaintenanceWindow,
 )
+from jobs.formatting import counts_summary
 from ncm_sync.models import Group, Router
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ SPEED_TEST_DEFAULTS = {
     "time": 10, "max_test_concurrency": 5,
 }
 MAX_TARGETS = 10_000
+REBOOT_OFFLINE_CHOICES = ("fail", "skip")
 
 
 def job_log(job: Job, message: str, *, level: str = "info", item: JobItem | None = None) -> None:
@@ -87,7 +89,14 @@ def resolve_targets(*, user, tenant: Tenant, router_ids, group_ids) -> tuple[lis
 def validate_parameters(kind: str, parameters: dict | None) -> dict:
     parameters = dict(parameters or {})
     if kind == JobKind.REBOOT:
-        return {}
+        # NCM drops reboots for offline routers: their items fail (default) or are skipped; none is sent.
+        unknown = sorted(set(parameters) - {"offline"})
+        if unknown:
+            raise ValidationError({"parameters": [f"Unknown reboot parameters: {', '.join(unknown)}."]})
+        offline = parameters.get("offline", "fail")
+        if offline not in REBOOT_OFFLINE_CHOICES:
+            raise ValidationError({"parameters": ['offline must be "fail" (offline routers fail) or "skip" (they are skipped).']})
+        return {"offline": offline}
     if kind == JobKind.SPEED_TEST:
         merged = {**SPEED_TEST_DEFAULTS, **parameters}
         if merged["test_type"] not in SPEED_TEST_TYPES:
@@ -185,8 +194,11 @@ def job_create(
     JobItem.objects.bulk_create(items, batch_size=1000)
     job.counts = _counts(job)
     job.save(update_fields=["counts"])
+    local = scheduled_for.astimezone(ZoneInfo(tenant.timezone)) if scheduled_for else None
     job_log(job, f"Created by {getattr(user, 'username', 'system')}: {len(routers)} router(s), {len(groups)} group(s)"
-                 + (f", scheduled for {scheduled_for.isoformat()}" if job.status == JobStatus.SCHEDULED else ""))
+                 + (f", scheduled for {local:%Y-%m-%d %H:%M} ({tenant.timezone})"
+                    + (", the start of the next maintenance window" if wait_for_window else "")
+                    if job.status == JobStatus.SCHEDULED else ""))
     record_change(actor=user, action=AuditAction.CREATE, instance=job, source=source)
     if job.status == JobStatus.PENDING:
         from jobs.tasks import start_job_task
@@ -279,7 +291,7 @@ def job_finish_if_done(job_id: int) -> Job | None:
                 job.status = JobStatus.PARTIAL
         job.finished_at = timezone.now()
         job.save(update_fields=["counts", "status", "finished_at"])
-        job_log(job, f"Finished: {job.status} {counts}")
+        job_log(job, f"Finished: {job.get_status_display().lower()} — {counts_summary(counts)}")
         record_change(actor=None, action=AuditAction.ACTION, instance=job, source="job",
                       extra={"action": "finished", "status": job.status, "counts": counts})
         from webhooks.services import emit_event

@@ -1,16 +1,23 @@
 """Job serializers: validation of shape only; targets, parameters and roles are checked by jobs.services."""
 from rest_framework import serializers
 
+from jobs.formatting import item_summary
 from jobs.models import Job, JobItem, JobKind, JobLogEntry, MaintenanceWindow, SpeedTestResult
 from portal.api.serializers import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 from accounts.models import Tenant
 
 
 class JobItemSerializer(ScopedModelSerializer):
+    summary = serializers.SerializerMethodField(help_text="The outcome as people read it (Mbps, NCM's message, …).")
+
     class Meta:
         model = JobItem
-        fields = ["id", "job", "tenant", "router", "group", "status", "error", "result", "ncm_ref", "dispatched_at", "finished_at"]
+        fields = ["id", "job", "tenant", "router", "group", "status", "error", "result", "summary", "ncm_ref",
+                  "dispatched_at", "finished_at"]
         read_only_fields = fields
+
+    def get_summary(self, item) -> str:
+        return item_summary(item.job.kind, item.status, item.result, item.error)
 
 
 class JobRequestSerializer(serializers.Serializer):

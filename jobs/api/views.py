@@ -93,6 +93,9 @@ class JobItemViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
     filterset_class = filtersets.JobItemFilterSet
     ordering_fields = ["id", "status", "finished_at"]
 
+    def scoped_queryset(self, queryset):
+        return queryset.select_related("job")  # each item's summary reads its job's kind
+
 
 class SpeedTestResultViewSet(TenantScopedReadOnlyViewSet):
     """Speed test history per modem."""

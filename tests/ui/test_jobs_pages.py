@@ -78,3 +78,59 @@ def test_roles_and_scoping_for_jobs(world, fleets):
     # Routers of another tenant cannot be targeted from one's own tenant.
     response = customer.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [fleets[other.pk][0].pk], "step": "confirm"})
     assert response.status_code == 400 and Job.objects.filter(tenant=tenant).count() == 0
+
+
+def test_cancel_and_retry_in_the_ui_are_audited_as_ui(world, fleets):
+    """Issue 13 item 9: the UI passes its source to the jobs service (no audit records written by the view)."""
+    from jobs import services
+    from jobs.models import ItemStatus, JobItem
+
+    tenant = world.tenants[0]
+    alpha, bravo = fleets[tenant.pk][:2]
+    user = world.actor(Role.FULL_ACCESS, "org", 0).user
+    client = login(user)
+    job = services.job_create(user=user, tenant=tenant, kind="reboot", router_ids=[alpha.pk, bravo.pk])
+    assert client.post(f"/t/{tenant.pk}/jobs/{job.pk}/cancel/").status_code == 302
+    cancel = AuditEvent.objects.get(object_type="jobs.job", object_id=str(job.pk), changes___details__action="cancel")
+    assert cancel.source == "ui"
+
+    JobItem.objects.filter(job=job, router=alpha).update(status=ItemStatus.FAILED, error="NCM said no")
+    Job.objects.filter(pk=job.pk).update(finished_at=job.created_at)
+    response = client.post(f"/t/{tenant.pk}/jobs/{job.pk}/retry/")
+    retry = Job.objects.get(retry_of=job)
+    assert response.status_code == 302 and retry.target_router_ids == [alpha.pk]
+    created = AuditEvent.objects.get(object_type="jobs.job", object_id=str(retry.pk), action="create")
+    assert created.source == "ui"
+
+
+def test_config_push_preview_has_no_nameless_row(world, fleets):
+    """Issue 13 item 11: a router without an individual configuration previews its new settings, named."""
+    import re
+
+    tenant = world.tenants[0]
+    bravo = fleets[tenant.pk][1]  # no configuration manager: its individual layer is empty
+    client = login(world.actor(Role.ADMIN, "org", 0).user)
+    page = body(client.post(f"/t/{tenant.pk}/jobs/new/", {
+        "kind": "config_push", "routers": [bravo.pk], "step": "preview", "mode": "patch",
+        "diff": '[{"system": {"system_id": "b2"}}, []]'}))
+    rows = re.findall(r'<tr data-change="(\w+)"><td><code>([^<]*)</code></td><td><code>([^<]*)</code></td><td><code>([^<]*)</code>', page)
+    assert rows == [("added", "system.system_id", "—", "b2")], rows
+
+
+def test_job_page_shows_results_in_words(world, fleets):
+    """Issue 13 item 14: results as people read them, never a Python dict."""
+    from jobs import services
+    from jobs.models import ItemStatus, JobItem
+
+    tenant = world.tenants[0]
+    alpha, bravo = fleets[tenant.pk][:2]
+    user = world.actor(Role.FULL_ACCESS, "org", 0).user
+    job = services.job_create(user=user, tenant=tenant, kind="speed_test", router_ids=[alpha.pk, bravo.pk])
+    JobItem.objects.filter(job=job, router=alpha).update(status=ItemStatus.SUCCEEDED, result={"modems": [
+        {"net_device": 1, "state": "success", "download_mbps": 58.34, "message": "TCP Download … 58.34 Mbps"}]})
+    JobItem.objects.filter(job=job, router=bravo).update(status=ItemStatus.SUCCEEDED, result={"modems": [
+        {"net_device": 2, "state": "success", "latency_ms": 35.2, "message": "TCP Latency … 35.2 ms"}]})
+    page = body(login(user).get(f"/t/{tenant.pk}/jobs/{job.pk}/"))
+    assert "58.3 Mbps down" in page and "latency 35 ms" in page
+    assert "{&#x27;" not in page and "{'" not in page
+    assert "2 of 2 succeeded" in page

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Action
 from jobs import services as job_services
+from jobs.formatting import counts_summary, item_summary
 from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind
 from jobs.preview import job_preview
 from jobs.services import SPEED_TEST_TYPES
@@ -118,26 +119,8 @@ def job_new(request, tenant_id):
         if kind == JobKind.CONFIG_PUSH:
             target["current_json"] = json.dumps(target["current"], indent=2, sort_keys=True)
             target["after_json"] = json.dumps(target["after"], indent=2, sort_keys=True)
-            target["changes"] = _changes(target)
     context.update(step=4, preview=preview, selected=selected, parameters_json=json.dumps(parameters, indent=2))
     return render(request, "ui/jobs/new.html", context)
-
-
-def _flat(layer) -> dict:
-    updates = layer[0] if isinstance(layer, list) and layer else (layer if isinstance(layer, dict) else {})
-    return mirror._flatten(updates or {})
-
-
-def _changes(target: dict) -> list[dict]:
-    """Per setting: before → after, in the layer the push writes (individual for routers, group for groups)."""
-    layer = "group" if "group" in target.get("after", {}) else "individual"
-    before, after = _flat(target["current"].get(layer)), _flat(target["after"].get(layer))
-    rows = []
-    for path in sorted(set(before) | set(after)):
-        if before.get(path) != after.get(path):
-            rows.append({"path": path, "before": before.get(path), "after": after.get(path),
-                         "kind": "added" if path not in before else "removed" if path not in after else "changed"})
-    return rows
 
 
 def _job_or_404(request, tenant, job_id) -> Job:
@@ -149,6 +132,8 @@ def job_detail(request, tenant_id, job_id):
     tenant = tenant_or_404(request, tenant_id)
     job = _job_or_404(request, tenant, job_id)
     items = list(JobItem.objects.filter(job=job).select_related("router", "group").order_by("id"))
+    for item in items:
+        item.summary = item_summary(job.kind, item.status, item.result, item.error)
     total = len(items) or 1
     counts: dict[str, int] = {}
     for item in items:
@@ -158,6 +143,8 @@ def job_detail(request, tenant_id, job_id):
     finished = job.status in TERMINAL_JOB_STATUSES
     context = tenant_context(
         request, tenant, job=job, items=items, counts=counts, done=done, total=len(items), finished=finished,
+        counts_text=counts_summary({**counts, "total": len(items)}),
+        parameters_json=json.dumps(job.parameters, indent=2, sort_keys=True) if job.parameters else "",
         pct={s: round(100 * counts.get(s, 0) / total, 1) for s in ("succeeded", "failed", "unknown", "cancelled", "skipped", "dispatched")},
         can_cancel=can_operate and not finished,
         can_retry=can_operate and finished and (counts.get(ItemStatus.FAILED, 0) or counts.get(ItemStatus.UNKNOWN, 0)),
@@ -175,7 +162,7 @@ def job_cancel(request, tenant_id, job_id):
         raise PermissionDenied("Your role cannot cancel this job.")
     try:
         with transaction.atomic():
-            job_services.job_cancel(job=job, user=request.user)
+            job_services.job_cancel(job=job, user=request.user, source="ui")
         messages.success(request, f"Job #{job.pk} cancelled; items already sent to NCM finish on their own.")
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
@@ -191,7 +178,8 @@ def job_retry(request, tenant_id, job_id):
         raise PermissionDenied("Your role cannot retry this job.")
     try:
         with transaction.atomic():
-            new = job_services.job_retry_failed(job=job, user=request.user, include_unknown=request.POST.get("include_unknown") == "on")
+            new = job_services.job_retry_failed(job=job, user=request.user, source="ui",
+                                                include_unknown=request.POST.get("include_unknown") == "on")
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
         return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
