@@ -134,3 +134,84 @@ def test_job_page_shows_results_in_words(world, fleets):
     assert "58.3 Mbps down" in page and "latency 35 ms" in page
     assert "{&#x27;" not in page and "{'" not in page
     assert "2 of 2 succeeded" in page
+
+
+def test_wizard_shows_the_chosen_kinds_parameters_and_one_current_step(world, fleets):
+    """Issue 13 item 15: parameters of the chosen kind only; one step highlighted."""
+    import re
+
+    tenant = world.tenants[0]
+    alpha = fleets[tenant.pk][0]
+    client = login(world.actor(Role.ADMIN, "org", 0).user)
+    page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"kind": "speed_test"}))
+    blocks = dict(re.findall(r'<div data-kind="(\w+)" (hidden)?', page))
+    assert blocks == {"reboot": "hidden", "speed_test": "", "config_push": "hidden"}, blocks
+    assert len(re.findall(r'<li data-step="\d" class="current"', page)) == 1
+    preview = body(client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [alpha.pk], "step": "preview"}))
+    assert re.findall(r'<li data-step="(\d)" class="current"', preview) == ["4"]
+    missing = client.post(f"/t/{tenant.pk}/jobs/new/", {"routers": [alpha.pk], "step": "preview"})
+    assert missing.status_code == 400 and "Choose what the job does" in body(missing)
+
+
+def test_wizard_filter_keeps_chosen_routers(world, fleets):
+    """Issue 13 item 15: changing the filter keeps routers chosen under another filter."""
+    tenant = world.tenants[0]
+    alpha, _, charlie, _ = fleets[tenant.pk]
+    client = login(world.actor(Role.ADMIN, "org", 0).user)
+    # charlie (offline) was chosen, then the filter changes to online routers only.
+    page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"state": "online", "routers": [charlie.pk, alpha.pk]}))
+    form = page.split('id="job-form"')[1]
+    assert f'<input type="hidden" name="routers" value="{charlie.pk}" data-kept="1">' in form
+    assert f'id="pick-{alpha.pk}" checked' in form and "1 chosen router not shown by this filter stays chosen" in form
+    confirm = client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [charlie.pk, alpha.pk], "state": "online",
+                                                          "step": "confirm"})
+    assert confirm.status_code == 302
+    assert sorted(Job.objects.get().target_router_ids) == sorted([alpha.pk, charlie.pk])
+
+
+def test_wizard_names_groups_of_one_name_by_account(world, fleets):
+    from ncm_sync.models import Account, Group
+
+    from tests.ui.fleet import _mirror
+
+    tenant = world.tenants[0]
+    first = Group.objects.get(tenant=tenant)
+    east = _mirror(Account, tenant, 77, name="East stores")
+    west = _mirror(Account, tenant, 78, name="West stores")
+    first.account = east
+    first.save()
+    _mirror(Group, tenant, 79, name=first.name, account=west)
+    page = body(login(world.actor(Role.ADMIN, "org", 0).user).get(f"/t/{tenant.pk}/jobs/new/"))
+    assert f"{first.name} (account East stores)" in page and f"{first.name} (account West stores)" in page
+
+
+def test_wizard_schedules_a_job_or_waits_for_a_window(world, fleets):
+    """Issue 13 item 15: the wizard can schedule (`scheduled_for`) or wait for a maintenance window, as the API can."""
+    from datetime import datetime, time as dtime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from jobs.models import MaintenanceWindow
+
+    tenant = world.tenants[0]
+    alpha = fleets[tenant.pk][0]
+    client = login(world.actor(Role.ADMIN, "org", 0).user)
+    zone = ZoneInfo(tenant.timezone)
+    at = (datetime.now(zone) + timedelta(days=2)).replace(second=0, microsecond=0)
+    base = {"kind": "reboot", "routers": [alpha.pk]}
+    preview = body(client.post(f"/t/{tenant.pk}/jobs/new/", {**base, "step": "preview", "when": "at",
+                                                               "scheduled_for": at.strftime("%Y-%m-%dT%H:%M")}))
+    assert f"at {at:%A %Y-%m-%d %H:%M} ({tenant.timezone})" in preview
+    past = client.post(f"/t/{tenant.pk}/jobs/new/", {**base, "step": "confirm", "when": "at", "scheduled_for": "2020-01-01T10:00"})
+    assert past.status_code == 400 and "has passed" in body(past) and not Job.objects.exists()
+    response = client.post(f"/t/{tenant.pk}/jobs/new/", {**base, "step": "confirm", "when": "at",
+                                                           "scheduled_for": at.strftime("%Y-%m-%dT%H:%M")})
+    job = Job.objects.get()
+    assert response.status_code == 302 and job.status == "scheduled" and job.scheduled_for == at
+
+    no_window = client.post(f"/t/{tenant.pk}/jobs/new/", {**base, "step": "confirm", "when": "window"})
+    assert no_window.status_code == 400 and "no enabled maintenance window" in body(no_window)
+    MaintenanceWindow.objects.create(tenant=tenant, weekday=(datetime.now(zone) + timedelta(days=3)).weekday(),
+                                     start_time=dtime(2, 0), duration_minutes=60)
+    assert client.post(f"/t/{tenant.pk}/jobs/new/", {**base, "step": "confirm", "when": "window"}).status_code == 302
+    waiting = Job.objects.get(wait_for_window=True)
+    assert waiting.status == "scheduled" and waiting.scheduled_for.astimezone(zone).time() == dtime(2, 0)

@@ -3,6 +3,8 @@ cancel and retry-failed, and the list. Writes go through jobs.services (the API'
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,13 +12,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Action
 from jobs import services as job_services
 from jobs.formatting import counts_summary, item_summary
-from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind
+from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind, MaintenanceWindow
 from jobs.preview import job_preview
 from jobs.services import SPEED_TEST_TYPES
 from ncm_sync.models import Group
@@ -48,6 +51,9 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def _parameters(kind: str, data) -> dict:
+    """The chosen kind's parameters only (the form holds every kind's inputs; the others are ignored)."""
+    if kind == JobKind.REBOOT:
+        return {"offline": "skip" if data.get("offline") == "skip" else "fail"}
     if kind == JobKind.SPEED_TEST:
         return {"test_type": data.get("test_type") or SPEED_TEST_TYPES[0]}
     if kind == JobKind.CONFIG_PUSH:
@@ -63,18 +69,54 @@ def _parameters(kind: str, data) -> dict:
     return {}
 
 
+WHEN_CHOICES = ("now", "at", "window")
+
+
+def _schedule(tenant, data) -> tuple[str, datetime | None, bool]:
+    """The wizard's "when": now, at a wall-clock time in the tenant's time zone, or the next maintenance window."""
+    when = data.get("when") if data.get("when") in WHEN_CHOICES else "now"
+    if when == "at":
+        raw = (data.get("scheduled_for") or "").strip()
+        try:
+            local = datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            local = None
+        if local is None:
+            raise ValidationError({"scheduled_for": ["Give the date and time to start (in the tenant's time zone)."]})
+        local = local.replace(tzinfo=ZoneInfo(tenant.timezone)) if timezone.is_naive(local) else local
+        if local <= timezone.now():
+            raise ValidationError({"scheduled_for": [f"{local:%Y-%m-%d %H:%M} ({tenant.timezone}) has passed: choose a later time, or start now."]})
+        return when, local, False
+    return when, None, when == "window"
+
+
+def _group_labels(groups) -> dict[int, str]:
+    """Group names, made unambiguous: two groups of one name say which account each is in."""
+    names: dict[str, int] = {}
+    for group in groups:
+        names[group.name] = names.get(group.name, 0) + 1
+    labels = {}
+    for group in groups:
+        label = group.name or f"group {group.ncm_id}"
+        if names.get(group.name, 0) > 1:
+            label += f" (account {group.account.name if group.account_id and group.account.name else group.account_ncm_id or '?'})"
+        labels[group.pk] = label
+    return labels
+
+
 @login_required
 def job_new(request, tenant_id):
-    """One page, four steps. GET filters the router list; POST previews or confirms."""
+    """One page, four steps. GET filters the router list (keeping what is chosen); POST previews or confirms."""
     tenant = tenant_or_404(request, tenant_id)
     perms = TenantPermissions(request.user, tenant)
     kinds = _allowed_kinds(perms)
     if not kinds:
         raise PermissionDenied("Your role cannot start jobs on this tenant.")
     data = request.POST if request.method == "POST" else request.GET
-    if request.method == "POST" and data.get("kind") not in dict(kinds):
+    if request.method == "POST" and data.get("kind") and data.get("kind") not in dict(kinds):
         raise PermissionDenied("Your role does not allow this kind of job on this tenant.")
-    kind = data.get("kind") if data.get("kind") in dict(kinds) else kinds[0][0]
+    # No kind is assumed: the parameters shown are those of the kind the person picks.
+    kind = data.get("kind") if data.get("kind") in dict(kinds) else ""
     routers = mirror.routers_for(request.user, tenant)
     state, group_id, q = data.get("state", ""), data.get("in_group", ""), (data.get("q") or "").strip()
     if state in ROUTER_STATES:
@@ -86,12 +128,25 @@ def job_new(request, tenant_id):
     routers = routers.order_by("name")
     selected = set(_int_list(data.getlist("routers")))
     selected_groups = set(_int_list(data.getlist("groups")))
-    groups = Group.objects.for_user(request.user).filter(tenant=tenant, deleted_at__isnull=True).order_by("name")
+    groups = list(
+        Group.objects.for_user(request.user).filter(tenant=tenant, deleted_at__isnull=True)
+        .select_related("account").order_by("name", "account__name", "pk")
+    )
+    labels = _group_labels(groups)
+    for group in groups:
+        group.label = labels[group.pk]
+    shown = list(routers[:MAX_PICK])
+    for router in shown:
+        router.group_label = labels.get(router.group_id, "—")
+    windows = MaintenanceWindow.objects.filter(tenant=tenant, enabled=True).exists()
+    when = data.get("when") if data.get("when") in WHEN_CHOICES else "now"
     context = tenant_context(
-        request, tenant, kinds=kinds, kind=kind, groups=groups, routers=routers[:MAX_PICK],
+        request, tenant, kinds=kinds, kind_values=[value for value, _label in kinds], kind=kind, groups=groups, routers=shown,
         matching=routers.count(), selected=selected, selected_groups=selected_groups, state=state, group_id=group_id,
         q=q, speed_test_types=SPEED_TEST_TYPES, test_type=data.get("test_type", ""), mode=data.get("mode", "patch"),
-        diff=data.get("diff", ""), step=1, errors=[],
+        diff=data.get("diff", ""), offline=data.get("offline", "fail"), when=when,
+        scheduled_for=data.get("scheduled_for", ""), has_windows=windows, step=1, errors=[],
+        hidden_selected=sorted(selected - {r.pk for r in shown}),
     )
     if request.method != "POST":
         return render(request, "ui/jobs/new.html", context)
@@ -101,14 +156,23 @@ def job_new(request, tenant_id):
         context["selected"] = selected
     step = data.get("step")
     try:
+        if not kind:
+            raise ValidationError({"kind": ["Choose what the job does (step 2)."]})
         parameters = _parameters(kind, data)
+        when, scheduled_for, wait_for_window = _schedule(tenant, data)
+        if wait_for_window and not windows:
+            raise ValidationError({"when": ["This tenant has no enabled maintenance window: add one, or start now."]})
         if step == "confirm":
             with transaction.atomic():
                 job = job_services.job_create(
                     user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
                     group_ids=sorted(selected_groups), parameters=parameters, source="ui",
+                    scheduled_for=scheduled_for, wait_for_window=wait_for_window,
                 )
-            messages.success(request, f"Job #{job.pk} created: {job.get_kind_display().lower()} of {len(selected) + len(selected_groups)} target(s).")
+            starts = (f", starting {job.scheduled_for.astimezone(ZoneInfo(tenant.timezone)):%Y-%m-%d %H:%M} ({tenant.timezone})"
+                      if job.status == "scheduled" else "")
+            messages.success(request, f"Job #{job.pk} created: {job.get_kind_display().lower()} of "
+                                      f"{len(selected) + len(selected_groups)} target(s){starts}.")
             return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
         preview = job_preview(user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
                               group_ids=sorted(selected_groups), parameters=parameters)
@@ -119,7 +183,16 @@ def job_new(request, tenant_id):
         if kind == JobKind.CONFIG_PUSH:
             target["current_json"] = json.dumps(target["current"], indent=2, sort_keys=True)
             target["after_json"] = json.dumps(target["after"], indent=2, sort_keys=True)
-    context.update(step=4, preview=preview, selected=selected, parameters_json=json.dumps(parameters, indent=2))
+    if wait_for_window:
+        start = job_services.next_window_start(tenant, timezone.now())
+        starts = f"at the next maintenance window, {start.astimezone(ZoneInfo(tenant.timezone)):%A %Y-%m-%d %H:%M} ({tenant.timezone})"
+    elif scheduled_for:
+        starts = f"at {scheduled_for:%A %Y-%m-%d %H:%M} ({tenant.timezone})"
+    else:
+        starts = "now"
+    context.update(step=4, preview=preview, selected=selected, parameters_json=json.dumps(parameters, indent=2),
+                   starts=starts, kind_label=dict(kinds)[kind],
+                   offline_count=sum(1 for t in preview["targets"] if t.get("warning")))
     return render(request, "ui/jobs/new.html", context)
 
 
