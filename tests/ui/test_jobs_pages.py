@@ -183,6 +183,10 @@ def test_wizard_names_groups_of_one_name_by_account(world, fleets):
     _mirror(Group, tenant, 79, name=first.name, account=west)
     page = body(login(world.actor(Role.ADMIN, "org", 0).user).get(f"/t/{tenant.pk}/jobs/new/"))
     assert f"{first.name} (account East stores)" in page and f"{first.name} (account West stores)" in page
+    # One name in one account: NCM's id tells them apart.
+    _mirror(Group, tenant, 80, name=first.name, account=west)
+    page = body(login(world.actor(Role.ADMIN, "org", 0).user).get(f"/t/{tenant.pk}/jobs/new/"))
+    assert f"{first.name} (account West stores, NCM id 79)" in page and f"{first.name} (account West stores, NCM id 80)" in page
 
 
 def test_wizard_schedules_a_job_or_waits_for_a_window(world, fleets):

@@ -101,6 +101,12 @@ def _group_labels(groups) -> dict[int, str]:
         if names.get(group.name, 0) > 1:
             label += f" (account {group.account.name if group.account_id and group.account.name else group.account_ncm_id or '?'})"
         labels[group.pk] = label
+    seen: dict[str, int] = {}
+    for label in labels.values():
+        seen[label] = seen.get(label, 0) + 1
+    for group in groups:  # still two of a kind (one name in one account): NCM's id tells them apart
+        if seen[labels[group.pk]] > 1:
+            labels[group.pk] = labels[group.pk].rstrip(")") + (", " if labels[group.pk].endswith(")") else " (") + f"NCM id {group.ncm_id})"
     return labels
 
 

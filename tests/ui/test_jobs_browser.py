@@ -1,0 +1,157 @@
+"""Browser tests of the job wizard (issue 13 items 4 and 15): a person signs in to the tenant's jobs page and from
+there only clicks, types and picks (no `goto` after the first page), against simulator data, Celery eager."""
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.test_browser import PASSWORD, browser, page, pytestmark, shot, sim_world  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def eager():
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def open_jobs_page(pg, base: str, tenant, username: str = "msp-tech") -> None:
+    """The one `goto`: the sign-in page, which leads to the tenant's jobs page."""
+    pg.goto(f"{base}/login/?next=/t/{tenant.pk}/jobs/")
+    pg.fill("#id_username", username)
+    pg.fill("#id_password", PASSWORD)
+    pg.click("main button[type=submit]")
+    pg.wait_for_selector("#new-job")
+
+
+def current_steps(pg) -> list[str]:
+    return pg.eval_on_selector_all("#wizard-steps li.current", "els => els.map(e => e.dataset.step)")
+
+
+def visible_parameters(pg) -> list[str]:
+    return pg.eval_on_selector_all("#job-form [data-kind]", "els => els.filter(e => !e.hidden).map(e => e.dataset.kind)")
+
+
+def wait_for_filter(pg, router_pk: int, shown: bool) -> None:
+    state = "attached" if shown else "detached"
+    pg.wait_for_selector(f"#pick-{router_pk}", state=state)
+
+
+def _routers(tenant):
+    from ncm_sync.models import Router
+
+    live = Router.objects.filter(tenant=tenant, deleted_at__isnull=True).order_by("name")
+    return list(live.filter(state="online")[:1]), list(live.filter(state="offline")[:1])
+
+
+def _reboot_online_and_offline(pg, base, tenant, *, skip_offline: bool):
+    (online,), (offline,) = _routers(tenant)
+    open_jobs_page(pg, base, tenant)
+    pg.click("#new-job")
+    pg.wait_for_selector("#job-form")
+    # The offline router under one filter, the online one under another: both stay chosen.
+    pg.select_option("#f-state", "offline")
+    wait_for_filter(pg, online.pk, shown=False)
+    pg.check(f"#pick-{offline.pk}")
+    pg.select_option("#f-state", "online")
+    wait_for_filter(pg, offline.pk, shown=False)
+    pg.check(f"#pick-{online.pk}")
+    pg.check("#job-form input[name=kind][value=reboot]")
+    assert visible_parameters(pg) == ["reboot"]
+    if skip_offline:
+        pg.check("#offline-skip")
+    pg.click("#preview-job")
+    pg.wait_for_selector("#job-preview")
+    # The preview says which target is offline and what will happen to it.
+    assert pg.locator("#offline-warning").is_visible()
+    warned = pg.locator(f"#preview-targets tr[data-router='{offline.pk}']")
+    assert warned.get_attribute("data-warning") == "1" and "NCM drops reboot requests" in warned.inner_text()
+    assert pg.locator(f"#preview-targets tr[data-router='{online.pk}']").get_attribute("data-warning") is None
+    pg.click("#confirm-job")
+    pg.wait_for_selector("#job-live")
+    pg.wait_for_function("['succeeded','partial','failed'].includes(document.querySelector('#job-live').dataset.status)",
+                         timeout=60000)
+    rows = {r.get_attribute("data-status"): r.inner_text() for r in pg.locator("#job-items tbody tr").all()}
+    return online, offline, rows
+
+
+def test_reboot_wizard_offline_router_fails_saying_why(page, live_server, sim_world, eager):
+    online, offline, rows = _reboot_online_and_offline(page, live_server.url, sim_world["bakery"], skip_offline=False)
+    shot(page, "job-reboot-offline-failed")
+    assert page.get_attribute("#job-live", "data-status") == "partial"
+    assert set(rows) == {"succeeded", "failed"}
+    assert online.name in rows["succeeded"] and "Rebooted: NCM reported the reboot" in rows["succeeded"]
+    assert offline.name in rows["failed"] and "offline" in rows["failed"] and "NCM drops reboot requests" in rows["failed"]
+    assert "1 of 2 succeeded, 1 failed" in page.inner_text("#job-counts")
+    with sim_world["fleet"].servers[0].state.lock:
+        sent = [r["router_id"] for r in sim_world["fleet"].servers[0].state.reboots]
+    assert sent == [online.ncm_id]  # nothing was sent to the offline router
+
+
+def test_reboot_wizard_can_skip_offline_routers(page, live_server, sim_world, eager):
+    online, offline, rows = _reboot_online_and_offline(page, live_server.url, sim_world["bakery"], skip_offline=True)
+    assert page.get_attribute("#job-live", "data-status") == "succeeded"
+    assert set(rows) == {"succeeded", "skipped"} and offline.name in rows["skipped"] and "Skipped" in rows["skipped"]
+
+
+def test_wizard_steps_parameters_filters_groups_and_schedule(page, live_server, sim_world, eager):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from jobs.models import Job
+    from ncm_sync.models import Account, Group
+    from tests.ui.fleet import _mirror
+
+    base, bakery = live_server.url, sim_world["bakery"]
+    # Two groups of one name, in two accounts.
+    first = Group.objects.filter(tenant=bakery, deleted_at__isnull=True).select_related("account").first()
+    other_account = Account.objects.filter(tenant=bakery).exclude(pk=first.account_id).first()
+    twin = _mirror(Group, bakery, "twin-1", name=first.name, account=other_account)
+    (online,), (offline,) = _routers(bakery)
+
+    open_jobs_page(page, base, bakery)
+    page.click("#new-job")
+    page.wait_for_selector("#job-form")
+    assert current_steps(page) == ["1"] and visible_parameters(page) == [""]
+    options = page.eval_on_selector_all("#f-group option", "os => os.map(o => o.textContent)")
+    assert len(options) == len(set(options)), options  # every group named unambiguously
+    twins = [o for o in options if o.startswith(f"{first.name} (account ")]
+    assert len(twins) >= 2 and any(first.account.name in o for o in twins) and any(other_account.name in o for o in twins)
+    assert page.locator(f"#group-{twin.pk}").count() == 1
+
+    page.check(f"#pick-{offline.pk}")
+    assert current_steps(page) == ["2"]
+    # A filter that hides the chosen router keeps it chosen; back to any state, it is still ticked.
+    page.select_option("#f-state", "online")
+    wait_for_filter(page, offline.pk, shown=False)
+    assert "stays chosen" in page.inner_text("#kept-selection")
+    assert current_steps(page) == ["2"]
+    page.select_option("#f-state", "")
+    wait_for_filter(page, offline.pk, shown=True)
+    assert page.is_checked(f"#pick-{offline.pk}")
+
+    # Only the chosen kind's parameters.
+    page.check("#job-form input[name=kind][value=speed_test]")
+    assert visible_parameters(page) == ["speed_test"] and current_steps(page) == ["3"]
+    page.check("#job-form input[name=kind][value=config_push]")
+    assert visible_parameters(page) == ["config_push"] and page.locator("#p-diff").is_visible()
+    assert not page.locator("#p-test").is_visible()
+    page.check("#job-form input[name=kind][value=reboot]")
+    assert visible_parameters(page) == ["reboot"]
+    shot(page, "job-wizard-steps")
+
+    # Scheduled for a time in the tenant's time zone.
+    zone = ZoneInfo(bakery.timezone)
+    at = (datetime.now(zone) + timedelta(days=1)).replace(hour=22, minute=30, second=0, microsecond=0)
+    page.fill("#scheduled-for", at.strftime("%Y-%m-%dT%H:%M"))
+    assert page.is_checked("#when-at")
+    page.click("#preview-job")
+    page.wait_for_selector("#job-preview")
+    assert current_steps(page) == ["4"]
+    assert f"{at:%Y-%m-%d %H:%M}" in page.inner_text("#job-starts")
+    page.click("#confirm-job")
+    page.wait_for_selector("#job-live[data-status=scheduled]")
+    job = Job.objects.get(tenant=bakery)
+    assert job.status == "scheduled" and job.scheduled_for == at and job.target_router_ids == [offline.pk]
+    shot(page, "job-scheduled")
