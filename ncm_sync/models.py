@@ -421,6 +421,9 @@ class SyncRun(TenantOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Beaten every SYNC_HEARTBEAT_SECONDS by the worker running it: a running run whose heartbeat is older
+    # than SYNC_HEARTBEAT_TIMEOUT_SECONDS lost its worker and is failed by the dispatcher's sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     api_calls = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)

@@ -188,6 +188,21 @@ JOBS_PARALLEL_PER_JOB = int(os.environ.get("JOBS_PARALLEL_PER_JOB", "4"))
 JOBS_MAX_IN_FLIGHT_PER_TENANT = int(os.environ.get("JOBS_MAX_IN_FLIGHT_PER_TENANT", "8"))
 # After this long a dispatched item whose worker vanished is marked unknown (default: NCM timeouts + 30 s).
 JOBS_DISPATCH_LEASE_SECONDS = float(os.environ.get("JOBS_DISPATCH_LEASE_SECONDS", "0")) or None
+# Heartbeats: live work beats every *_HEARTBEAT_SECONDS; work silent for *_HEARTBEAT_TIMEOUT_SECONDS lost its
+# worker (SIGKILL, OOM) and is failed or resumed by the sweeps, whatever the task time limits.
+SYNC_HEARTBEAT_SECONDS = float(os.environ.get("SYNC_HEARTBEAT_SECONDS", "10"))
+SYNC_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("SYNC_HEARTBEAT_TIMEOUT_SECONDS", "60"))
+JOBS_HEARTBEAT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_SECONDS", "10"))
+JOBS_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_TIMEOUT_SECONDS", "60"))
+# A pending job whose start task has not started it after this long is started by the sweep.
+JOBS_START_GRACE_SECONDS = float(os.environ.get("JOBS_START_GRACE_SECONDS", "30"))
+# Retries of a start task that failed on the database, before the sweep takes over.
+JOBS_START_RETRIES = int(os.environ.get("JOBS_START_RETRIES", "3"))
+# The sync dispatcher (and dead-run sweep) period; /readyz reports it stale after SYNC_DISPATCHER_STALE_SECONDS.
+SYNC_DISPATCH_INTERVAL_SECONDS = float(os.environ.get("SYNC_DISPATCH_INTERVAL_SECONDS", "30"))
+SYNC_DISPATCHER_STALE_SECONDS = float(os.environ.get("SYNC_DISPATCHER_STALE_SECONDS", "300"))
+# Facts /readyz reports besides its database and broker checks (name -> dotted callable returning a dict).
+READYZ_REPORTS = {"sync_dispatcher": "ncm_sync.services.runs.dispatcher_status"}
 
 #
 # Internationalisation
@@ -316,17 +331,25 @@ CELERY_TASK_TIME_LIMIT = 1800
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "ncm_sync.tasks.sync_*": {"queue": "sync"},
-    "ncm_sync.tasks.dispatch_due_syncs": {"queue": "sync"},
+    # Short periodic sweeps never wait behind a backlog of syncs or job drainers.
+    "ncm_sync.tasks.dispatch_due_syncs": {"queue": "interactive"},
+    "jobs.tasks.resume_stalled_jobs_task": {"queue": "interactive"},
     "jobs.tasks.run_job_item*": {"queue": "bulk"},
     "jobs.tasks.*": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Static entries; the DatabaseScheduler installs them in its tables at start-up. Exactly one beat runs.
+# Every beat entry, declared here and nowhere else: the DatabaseScheduler installs them in its tables when beat
+# starts (`migrate` + one `celery -A portal beat` is all a portal needs). Exactly one beat runs.
 CELERY_BEAT_SCHEDULE = {
+    "ncm_sync.dispatch_due_syncs": {
+        "task": "ncm_sync.tasks.dispatch_due_syncs",
+        "schedule": SYNC_DISPATCH_INTERVAL_SECONDS,
+        "options": {"expires": max(5.0, SYNC_DISPATCH_INTERVAL_SECONDS - 5), "queue": "interactive"},
+    },
     "jobs-resume-stalled": {
         "task": "jobs.tasks.resume_stalled_jobs_task",
         "schedule": 60.0,
-        "options": {"expires": 55, "queue": "bulk"},
+        "options": {"expires": 55, "queue": "interactive"},
     },
     "webhooks-dispatch-due-deliveries": {
         "task": "webhooks.tasks.dispatch_due_webhook_deliveries",

@@ -41,8 +41,6 @@ def main() -> None:
     manage(env, "migrate", "--noinput", "-v", "0")
     if not env.get("REDIS_URL"):
         manage(env, "createcachetable")
-    if (ROOT / "ncm_sync" / "management" / "commands" / "setup_periodic_tasks.py").exists():
-        manage(env, "setup_periodic_tasks")
     seed = subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
 
     sys.path.insert(0, str(ROOT))

@@ -5,14 +5,18 @@
   tenant serialise on the tenant row, and a partial unique index allows one active run per tenant.
 - `sync_tenant` holds a cache lock (`cache.add`, SET NX with a TTL above the task's hard time limit) so two
   runs of one tenant never overlap, whichever worker picks them up.
-- `dispatch_due_syncs` (beat, every minute) claims due tenants with `select_for_update(skip_locked=True)`,
-  moves `next_sync_at` forward by the interval plus jitter, and requests their syncs.
+- A running run beats `heartbeat_at` every SYNC_HEARTBEAT_SECONDS from a thread of its worker. One whose
+  heartbeat is older than SYNC_HEARTBEAT_TIMEOUT_SECONDS lost its worker (SIGKILL, OOM): `reap_dead_runs`
+  fails it, saying so, and makes its tenant due at once; `request_sync` never returns such a run.
+- `dispatch_due_syncs` (beat, every SYNC_DISPATCH_INTERVAL_SECONDS; declared in settings.CELERY_BEAT_SCHEDULE)
+  reaps dead runs, claims due tenants with `select_for_update(skip_locked=True)`, moves `next_sync_at` forward
+  by the interval plus jitter, requests their syncs, and records when it ran (`dispatcher_last_run`).
 """
 from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,10 +36,13 @@ from ncm_sync.client import (
 from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
+from portal.heartbeat import Heartbeat
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["request_sync", "sync_tenant", "dispatch_due_syncs", "lock_key", "ACTIVE"]
+__all__ = [
+    "request_sync", "sync_tenant", "dispatch_due_syncs", "reap_dead_runs", "dispatcher_last_run", "dispatcher_status", "lock_key", "ACTIVE",
+]
 
 ACTIVE = (SyncRunStatus.QUEUED, SyncRunStatus.RUNNING)
 
@@ -49,8 +56,35 @@ def lock_key(tenant_id: int) -> str:
 
 
 def _stale_before():
-    """An active run older than this was lost (worker killed past its hard time limit)."""
+    """A queued run older than this was lost (its task never ran)."""
     return timezone.now() - timedelta(seconds=lock_ttl())
+
+
+def heartbeat_every() -> float:
+    return float(getattr(settings, "SYNC_HEARTBEAT_SECONDS", 10))
+
+
+def heartbeat_timeout() -> float:
+    return float(getattr(settings, "SYNC_HEARTBEAT_TIMEOUT_SECONDS", 60))
+
+
+def _dead_before():
+    """A running run whose last heartbeat is older than this lost its worker."""
+    return timezone.now() - timedelta(seconds=heartbeat_timeout())
+
+
+def _is_lost(run: SyncRun) -> bool:
+    if run.status == SyncRunStatus.RUNNING:
+        return (run.heartbeat_at or run.started_at or run.created_at) < _dead_before()
+    return run.created_at < _stale_before()
+
+
+def _lost_message(run: SyncRun) -> str:
+    if run.status == SyncRunStatus.RUNNING:
+        last = run.heartbeat_at or run.started_at or run.created_at
+        return (f"The sync was lost: its worker stopped sending heartbeats (last at {last:%Y-%m-%d %H:%M:%S} UTC, "
+                f"none for over {heartbeat_timeout():.0f} s), so it was killed or crashed. A new sync was started.")
+    return "The sync was lost: it stayed queued and its task never ran. A new sync was started."
 
 
 def _enqueue(run: SyncRun) -> None:
@@ -65,9 +99,9 @@ def request_sync(*, tenant: Tenant, user=None, trigger: str = SyncTrigger.MANUAL
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # serialise requests per tenant
         active = SyncRun.objects.filter(tenant_id=tenant.pk, status__in=ACTIVE).first()
         if active is not None:
-            if (active.started_at or active.created_at) > _stale_before():
+            if not _is_lost(active):
                 return active, False
-            _finish(active, SyncRunStatus.FAILED, error="The sync was lost (its worker stopped); a new one was started.")
+            _fail_lost(active)
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(
@@ -89,6 +123,34 @@ def _finish(run: SyncRun, status: str, *, error: str = "", fields: dict | None =
     for name, value in (fields or {}).items():
         setattr(run, name, value)
     run.save()
+
+
+def _fail_lost(run: SyncRun) -> None:
+    message = _lost_message(run)
+    logger.warning("sync run %s of tenant %s: %s", run.pk, run.tenant_id, message)
+    _finish(run, SyncRunStatus.FAILED, error=message)
+    Tenant.objects.filter(pk=run.tenant_id).update(sync_status=SyncStatus.FAILED, sync_error=message)
+    announce_sync_failed(run)
+
+
+def reap_dead_runs() -> list[int]:
+    """Fail every active run that lost its worker and make its tenant due now. Returns the tenants' ids."""
+    candidates = SyncRun.objects.filter(
+        Q(status=SyncRunStatus.RUNNING, heartbeat_at__lt=_dead_before())
+        | Q(status=SyncRunStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=_dead_before())
+        | Q(status=SyncRunStatus.QUEUED, created_at__lt=_stale_before())
+    ).values_list("pk", flat=True)
+    tenants = []
+    for pk in list(candidates):
+        with transaction.atomic():
+            run = SyncRun.objects.select_for_update(skip_locked=True).filter(pk=pk, status__in=ACTIVE).first()
+            if run is None or not _is_lost(run):
+                continue  # settled, beaten or being handled meanwhile
+            _fail_lost(run)
+            # Syncs again on this very dispatch, not after its interval.
+            Tenant.objects.filter(pk=run.tenant_id).update(next_sync_at=timezone.now())
+            tenants.append(run.tenant_id)
+    return tenants
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -135,9 +197,19 @@ def sync_tenant(*, tenant_id: int, run_id: int | None = None, workers: int = 0, 
 def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
     tenant_id = run.tenant_id
     run.status = SyncRunStatus.RUNNING
-    run.started_at = timezone.now()
-    run.save(update_fields=["status", "started_at"])
+    run.started_at = run.heartbeat_at = timezone.now()
+    run.save(update_fields=["status", "started_at", "heartbeat_at"])
     Tenant.objects.filter(pk=tenant_id).update(sync_status=SyncStatus.RUNNING)
+    heartbeat = Heartbeat(
+        SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING), every=heartbeat_every(),
+        values=lambda: {"heartbeat_at": timezone.now()}, beat_now=False,
+    )
+    with heartbeat:
+        return _run_engine(run, workers=workers, client=client)
+
+
+def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
+    tenant_id = run.tenant_id
     own_client = client is None
     engine = None
     try:
@@ -202,8 +274,37 @@ def _jitter(interval: timedelta) -> timedelta:
     return timedelta(seconds=random.uniform(0, min(interval.total_seconds() * 0.1, 120)))
 
 
+DISPATCHER_LAST_RUN_KEY = "ncm-sync-dispatcher-last-run"
+
+
+def dispatcher_last_run():
+    """When `dispatch_due_syncs` last ran (None: not since the cache was emptied)."""
+    stamp = cache.get(DISPATCHER_LAST_RUN_KEY)
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def dispatcher_status() -> dict:
+    """For /readyz (settings.READYZ_REPORTS): when the dispatcher last ran and whether that is too long ago."""
+    limit = float(getattr(settings, "SYNC_DISPATCHER_STALE_SECONDS", 300))
+    last = dispatcher_last_run()
+    stale = last is None or (timezone.now() - last).total_seconds() > limit
+    info = {"last_run_at": last.isoformat() if last else None, "stale": stale}
+    if stale:
+        info["warning"] = (
+            f"No sync dispatcher ran in the last {limit / 60:.0f} minutes, so scheduled syncs are not happening: "
+            "run exactly one `celery -A portal beat` and a worker on the interactive queue."
+        )
+    return info
+
+
 def dispatch_due_syncs(*, now=None, limit: int = 500) -> list[int]:
-    """Request a sync for every tenant whose interval has passed. Returns their ids."""
+    """Fail runs that lost their worker, then request a sync for every tenant whose interval has passed.
+
+    Returns the ids of the tenants whose sync it started."""
+    try:
+        reap_dead_runs()
+    except Exception:  # noqa: BLE001 - never let the sweep stop the schedule
+        logger.exception("reaping dead sync runs failed")
     now = now or timezone.now()
     with_credential = Credential.objects.filter(provider=Provider.NCM).values("tenant_id")
     with transaction.atomic():
@@ -221,4 +322,5 @@ def dispatch_due_syncs(*, now=None, limit: int = 500) -> list[int]:
         run, created = request_sync(tenant=tenant, trigger=SyncTrigger.SCHEDULE)
         if created:
             started.append(tenant.pk)
+    cache.set(DISPATCHER_LAST_RUN_KEY, timezone.now().isoformat(), timeout=None)
     return started

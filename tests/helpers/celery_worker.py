@@ -31,10 +31,19 @@ def _test_database_url() -> str:
 
 
 class Worker:
+    ready_marker = "ready."
+
     def __init__(self, queues: str = ALL_QUEUES, concurrency: int = 2, env: dict | None = None):
         self.queues, self.concurrency, self.extra_env = queues, concurrency, env or {}
-        self.log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
+        self.log = Path(tempfile.mkstemp(prefix=f"celery-{type(self).__name__.lower()}-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", self.queues, "-P", "prefork",
+            "-c", str(self.concurrency), "-l", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]
 
     def start(self, timeout: float = 45) -> "Worker":
         env = dict(os.environ)
@@ -47,16 +56,12 @@ class Worker:
             PYTHONUNBUFFERED="1",
             **self.extra_env,
         )
-        cmd = [
-            sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", self.queues, "-P", "prefork",
-            "-c", str(self.concurrency), "-l", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]
+        cmd = self.command()
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "ready." in self.log.read_text(errors="replace"):
+            if self.ready_marker in self.log.read_text(errors="replace"):
                 return self
             if self.process.poll() is not None:
                 raise RuntimeError(f"Celery worker exited early:\n{self.output()[-3000:]}")
@@ -90,6 +95,28 @@ class Worker:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class Beat(Worker):
+    """`celery -A portal beat` exactly as deployed (settings' scheduler and CELERY_BEAT_SCHEDULE), no pidfile."""
+
+    ready_marker = "beat: Starting..."
+
+    def __init__(self, env: dict | None = None):
+        super().__init__(env=env)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "celery", "-A", "portal", "beat", "-l", "INFO", "--pidfile=",
+                "-s", str(self.log.with_suffix(".schedule"))]
+
+
+@contextmanager
+def celery_beat(**kwargs):
+    beat = Beat(**kwargs).start()
+    try:
+        yield beat
+    finally:
+        beat.stop()
 
 
 @contextmanager

@@ -164,17 +164,6 @@ def test_dispatcher_enqueues_due_tenants_once_and_moves_next_sync_at():
     assert SyncRun.objects.get(tenant=due).trigger == "schedule"
 
 
-@pytest.mark.django_db
-def test_setup_periodic_tasks_creates_one_dispatcher_entry():
-    from django.core.management import call_command
-    from django_celery_beat.models import PeriodicTask
-
-    call_command("setup_periodic_tasks")
-    call_command("setup_periodic_tasks")
-    task = PeriodicTask.objects.get(name="ncm_sync.dispatch_due_syncs")
-    assert task.task == "ncm_sync.tasks.dispatch_due_syncs" and task.queue == "sync" and task.interval.every == 60
-
-
 def test_rate_budget_admits_the_limit_then_waits(db):
     budget = RateBudget(key="unit", limit=5, window=60)
     assert [budget.try_acquire() for _ in range(5)] == [0.0] * 5
