@@ -122,3 +122,14 @@ def test_latest_health_is_one_definition_for_api_and_ui(fleet, client_for):
     assert modem.pk in ids
     ids = {row["id"] for row in client_for(user).get("/api/v1/net-devices/", {"health_category": "poor"}).json()["results"]}
     assert modem.pk not in ids
+
+
+def test_latest_row_lookups_are_indexed():
+    """Each device's latest health/metrics row is one probe of a partial index (migration 0005)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN ('ncm_ndhealth_latest', 'ncm_ndmetrics_latest')")
+        found = dict(cursor.fetchall())
+    assert set(found) == {"ncm_ndhealth_latest", "ncm_ndmetrics_latest"}
+    for definition in found.values():
+        assert "(net_device_id, last_seen_at DESC, id DESC) WHERE (deleted_at IS NULL)" in definition
+    assert selectors.LATEST_ORDER == ("-last_seen_at", "-id")  # the order the index serves
