@@ -91,6 +91,24 @@ def test_accepted_reboot_without_evidence_is_never_succeeded(sims, operator_user
     assert job.status == JobStatus.FAILED and job.counts.get("succeeded", 0) == 0
 
 
+def test_sweep_redrives_reboots_awaiting_confirmation(sims, operator_user, settings, monkeypatch):
+    """A drainer that dies while reboots await NCM's evidence: the minute sweep sends another to confirm them."""
+    from jobs import tasks
+
+    sim = sims.start(routers=20, seed=31, keys=sim_keys("o3b"), reboot_s=3600)
+    tenant = synced_tenant(sim)
+    online, _ = _online_offline(tenant, 1, 0)
+    monkeypatch.setattr(runners, "CONFIRM_INLINE_SECONDS", 0)
+    job = services.job_create(user=operator_user, tenant=tenant, kind="reboot", router_ids=[online[0].pk])
+    services.job_start(job.pk)
+    assert runners.run_job(job.pk) is not None  # the drainer would reschedule itself; say it died instead
+    redriven = []
+    monkeypatch.setattr(tasks.run_job_task, "delay", lambda job_id: redriven.append(job_id))
+    runners.resume_stalled_jobs()
+    assert redriven == [job.pk]
+    assert JobItem.objects.get(job=job).status == ItemStatus.DISPATCHED  # not reaped: NCM's to confirm
+
+
 def test_reboot_confirmed_by_uptime_when_ncm_raises_no_alert(sims, operator_user, monkeypatch):
     """Accounts without reboot alerts configured: the router's links' uptime restarting is the evidence."""
     import time
