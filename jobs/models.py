@@ -81,6 +81,9 @@ class Job(TenantOwnedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # Some task is responsible for the job until then (its start task, a drainer beating, a continuation
+    # queued with a countdown). A pending or running job past it has no live work: the sweep resumes it.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -102,6 +105,9 @@ class JobItem(TenantOwnedModel):
     result = models.JSONField(null=True, blank=True)
     ncm_ref = models.CharField(max_length=64, blank=True, help_text=_("NCM id of the request (e.g. the speed_test job)."))
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # Beaten while the worker sending the item lives; a dispatched item past it (or, never beaten, past
+    # dispatched_at + the dispatch lease) lost its worker and is reaped to `unknown`.
+    lease_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

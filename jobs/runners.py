@@ -29,12 +29,14 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential
 from jobs import services
 from jobs.concurrency import TenantSlots
 from jobs.models import ItemStatus, Job, JobItem, JobKind, JobStatus, SpeedTestResult
+from jobs.sweep import item_heartbeat
 from ncm_sync.client import (
     NcmAmbiguousWriteError,
     NcmError,
@@ -213,7 +215,8 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
                 item = _claim_next(job_id)
                 if item is None:
                     break
-                _run_item(client, item, states)
+                with item_heartbeat(item.pk, lease_seconds=DISPATCH_LEASE.total_seconds()):
+                    _run_item(client, item, states)
             finally:
                 slots.release(slot)
             if states is not None and time.monotonic() >= next_confirm:
@@ -449,10 +452,12 @@ def _fail_all_pending(job: Job, message: str) -> None:
 
 def reap_stale_items(job_id: int) -> int:
     """Dispatched items whose worker died: their outcome is unknown (never re-sent)."""
-    cutoff = timezone.now() - DISPATCH_LEASE
+    now = timezone.now()
     # Items with an NCM reference (a running speed test) are NCM's to finish; the poller times them out.
+    # An item's worker beats its lease while it lives (jobs.sweep.item_heartbeat); never beaten: the claim.
     reaped = JobItem.objects.filter(
-        job_id=job_id, status=ItemStatus.DISPATCHED, dispatched_at__lt=cutoff, ncm_ref=""
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, dispatched_at__lt=now - DISPATCH_LEASE),
+        job_id=job_id, status=ItemStatus.DISPATCHED, ncm_ref="",
     ).update(
         status=ItemStatus.UNKNOWN, finished_at=timezone.now(),
         error="The worker sending this request stopped; NCM may or may not have acted. Not retried.",
@@ -462,21 +467,29 @@ def reap_stale_items(job_id: int) -> int:
     return reaped
 
 
-def resume_stalled_jobs() -> int:
-    """Beat and worker start-up: start due scheduled jobs, re-drive running ones, reap lost items."""
+def resume_stalled_jobs(*, unattended_only: bool = False) -> int:
+    """Beat and worker start-up: start due scheduled jobs, re-drive running ones, reap lost items.
+
+    With `unattended_only` (beat's sweep), a job whose lease is live (its tasks beat it: jobs.sweep) is left
+    to them; a worker start-up re-drives every job (its predecessor's tasks may be gone)."""
+    from jobs.sweep import extend_job_lease
     from jobs.tasks import run_job_task
 
     services.start_due_jobs()
-    resumed = 0
+    resumed, now = 0, timezone.now()
     for job in Job.objects.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLED], finished_at__isnull=True):
         reap_stale_items(job.pk)
-        if job.kind == JobKind.SPEED_TEST:
+        if unattended_only and job.lease_until is not None and job.lease_until > now:
+            pass  # live work holds it
+        elif job.kind == JobKind.SPEED_TEST:
             _resume_speed_test(job)
+            extend_job_lease(job.pk)
         elif (job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists()) or (
             job.kind == JobKind.REBOOT
             and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF).exists()
         ):
             run_job_task.delay(job.pk)  # items to send, or accepted reboots to confirm
+            extend_job_lease(job.pk)  # the queued drainer holds it now
             resumed += 1
         services.job_finish_if_done(job.pk)
     return resumed

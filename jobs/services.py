@@ -235,7 +235,9 @@ def job_start(job_id: int) -> bool:
         JobItem.objects.bulk_create(_expand(job), ignore_conflicts=True, batch_size=1000)
         job.status, job.started_at = JobStatus.RUNNING, timezone.now()
         job.counts = _counts(job)
-        job.save(update_fields=["status", "started_at", "counts"])
+        # Its drainers are queued (on commit): they hold the job from now (jobs.sweep).
+        job.lease_until = job.started_at + timedelta(seconds=settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS)
+        job.save(update_fields=["status", "started_at", "counts", "lease_until"])
         job_log(job, f"Started with {job.counts['total']} item(s).")
     from jobs.tasks import run_job_task
 
