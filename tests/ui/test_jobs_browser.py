@@ -25,6 +25,14 @@ def open_jobs_page(pg, base: str, tenant, username: str = "msp-tech") -> None:
     pg.wait_for_selector("#new-job")
 
 
+def shots(pg, name: str) -> None:
+    """Screenshots at the issue's sizes (test-artifacts/screenshots/<name>-1440.png, -390.png)."""
+    for width, height in ((1440, 900), (390, 844)):
+        pg.set_viewport_size({"width": width, "height": height})
+        shot(pg, f"{name}-{width}")
+    pg.set_viewport_size({"width": 1280, "height": 900})
+
+
 def current_steps(pg) -> list[str]:
     return pg.eval_on_selector_all("#wizard-steps li.current", "els => els.map(e => e.dataset.step)")
 
@@ -78,7 +86,7 @@ def _reboot_online_and_offline(pg, base, tenant, *, skip_offline: bool):
 
 def test_reboot_wizard_offline_router_fails_saying_why(page, live_server, sim_world, eager):
     online, offline, rows = _reboot_online_and_offline(page, live_server.url, sim_world["bakery"], skip_offline=False)
-    shot(page, "job-reboot-offline-failed")
+    shots(page, "job-finished")
     assert page.get_attribute("#job-live", "data-status") == "partial"
     assert set(rows) == {"succeeded", "failed"}
     assert online.name in rows["succeeded"] and "Rebooted: NCM reported the reboot" in rows["succeeded"]
@@ -139,7 +147,7 @@ def test_wizard_steps_parameters_filters_groups_and_schedule(page, live_server, 
     assert not page.locator("#p-test").is_visible()
     page.check("#job-form input[name=kind][value=reboot]")
     assert visible_parameters(page) == ["reboot"]
-    shot(page, "job-wizard-steps")
+    shots(page, "job-wizard")
 
     # Scheduled for a time in the tenant's time zone.
     zone = ZoneInfo(bakery.timezone)
@@ -154,4 +162,4 @@ def test_wizard_steps_parameters_filters_groups_and_schedule(page, live_server, 
     page.wait_for_selector("#job-live[data-status=scheduled]")
     job = Job.objects.get(tenant=bakery)
     assert job.status == "scheduled" and job.scheduled_for == at and job.target_router_ids == [offline.pk]
-    shot(page, "job-scheduled")
+    shots(page, "job-scheduled")
