@@ -83,8 +83,8 @@ def _lost_message(run: SyncRun) -> str:
     if run.status == SyncRunStatus.RUNNING:
         last = run.heartbeat_at or run.started_at or run.created_at
         return (f"The sync was lost: its worker stopped sending heartbeats (last at {last:%Y-%m-%d %H:%M:%S} UTC, "
-                f"none for over {heartbeat_timeout():.0f} s), so it was killed or crashed. A new sync was started.")
-    return "The sync was lost: it stayed queued and its task never ran. A new sync was started."
+                f"none for over {heartbeat_timeout():.0f} s), so it was killed or crashed. Its tenant is synced again at once.")
+    return "The sync was lost: it stayed queued and its task never ran. Its tenant is synced again at once."
 
 
 def _enqueue(run: SyncRun) -> None:
