@@ -23,3 +23,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("ui.urls")),
 ]
+
+# Portal-styled error pages with a way back (JSON under /api/); ui/urls.py covers DEBUG, where Django skips these.
+handler403 = "ui.views.errors.permission_denied"
+handler404 = "ui.views.errors.page_not_found"
+handler500 = "ui.views.errors.server_error"

@@ -8,7 +8,22 @@ from accounts.models import Tenant
 from accounts.roles import Action
 from portal.scoping import allowed_organizations, allowed_tenants
 
-__all__ = ["tenant_or_404", "TenantPermissions", "OrgPermissions", "require", "require_anywhere", "recheck", "in_scope"]
+__all__ = ["is_customer", "tenant_or_404", "TenantPermissions", "OrgPermissions", "require", "require_anywhere", "recheck", "in_scope"]
+
+
+def is_customer(user) -> bool:
+    """A customer's login: no organization-level role (an MSP's staff and the operator have one). Customers
+    see their own tenant(s), never MSP wording. Cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = getattr(user, "_ui_is_customer", None)
+    if cached is None:
+        cached = not allowed_organizations(user, Action.VIEW).exists()
+        try:
+            user._ui_is_customer = cached
+        except AttributeError:
+            pass
+    return cached
 
 
 def tenant_or_404(request, tenant_id, action: str = Action.VIEW) -> Tenant:

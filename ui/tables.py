@@ -19,7 +19,7 @@ from django.utils.html import conditional_escape, format_html
 
 from portal.exports import csv_response, pdf_response
 
-__all__ = ["Column", "Grouping", "DataTable", "resolve"]
+__all__ = ["Column", "Grouping", "DataTable", "resolve", "when_column"]
 
 
 def resolve(obj: Any, path: str | Callable | None) -> Any:
@@ -48,10 +48,27 @@ class Column:
     export: bool = True
     css: str = ""
     clickable: bool = True  # clicking the cell puts its text in the search box
+    # 1: always shown; 2: hidden on narrow screens (under 1280 px); 3: hidden unless chosen in "Columns".
+    priority: int = 1
 
     def __post_init__(self):
         if self.value is None:
             self.value = self.key
+
+
+def when_column(key: str, label: str, attr: str, order_by: str | None = None, *, mode: str = "auto",
+                never: str = "never", **kwargs) -> Column:
+    """A moment shown as people read it ("3 minutes ago", a local date; the exact time on hover), exported as
+    ISO 8601."""
+    from ui.humanize import when
+
+    def value(obj):
+        moment = resolve(obj, attr)
+        return moment.isoformat() if moment else ""
+
+    kwargs.setdefault("css", "nowrap")
+    return Column(key, label, value=value, order_by=order_by, clickable=False,
+                  render=lambda obj: when(resolve(obj, attr), mode=mode, never=never), **kwargs)
 
 
 @dataclass

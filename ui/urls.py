@@ -1,8 +1,9 @@
 """Portal web pages. Mounted at the site root by portal/urls.py."""
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, include, path, re_path
 
 from ui.views import account, admin, credentials, jobs, maintenance, overview, tenant, users, webhooks
+from ui.views.errors import not_found_view, portal_errors
 
 auth_patterns = [
     # Named without the namespace: Django's LOGIN_URL = "login" and LOGOUT_REDIRECT_URL = "login".
@@ -52,4 +53,15 @@ page_patterns = [
     path("org/security/", account.org_security, name="org-security"),
 ]
 
-urlpatterns = auth_patterns + [path("", include((page_patterns, "ui")))]
+
+
+def _with_error_pages(patterns):
+    """Every page answers the portal's own 404/500 pages, also with DEBUG on (ui/views/errors.py)."""
+    return [URLPattern(p.pattern, portal_errors(p.callback), p.default_args, p.name) for p in patterns]
+
+
+# Unknown page paths (ending in "/", so CommonMiddleware still adds a missing slash) answer the portal's 404.
+# Not for the API, the admin, webhooks or static files: those keep their own answers.
+catch_all = [re_path(r"^(?!api/|admin/|hooks/|static/).*/$", portal_errors(not_found_view), name="not-found")]
+
+urlpatterns = _with_error_pages(auth_patterns) + [path("", include((_with_error_pages(page_patterns), "ui")))] + catch_all

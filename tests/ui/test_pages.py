@@ -97,7 +97,8 @@ def test_required_two_factor_forces_enrolment_then_verification(world):
     unthrottle(device)
     response = client.post("/account/2fa/setup/", {"token": code_for(device)})
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    home = client.get("/", follow=True)  # a customer lands on its tenant's dashboard
+    assert home.status_code == 200 and home.redirect_chain[-1][0] == f"/t/{world.tenants[0].pk}/"
     device.refresh_from_db()
     assert device.confirmed
 
@@ -110,7 +111,7 @@ def test_required_two_factor_forces_enrolment_then_verification(world):
     unthrottle(device)
     response = client.post("/account/2fa/verify/", {"token": code_for(device, 1)})
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/", follow=True).status_code == 200
 
 
 def test_user_of_other_org_is_not_asked_for_two_factor(world):
@@ -142,8 +143,10 @@ def test_org_admin_toggles_requirement_and_others_cannot(world):
 #
 def test_overview_lists_only_tenants_in_scope(world):
     customer = world.actor(Role.READ_ONLY, "tenant", 0).user
-    page = body(login(customer).get("/"))
-    assert world.tenants[0].name in page
+    response = login(customer).get("/", follow=True)
+    assert response.redirect_chain == [(f"/t/{world.tenants[0].pk}/", 302)]  # a one-tenant customer lands there
+    page = body(response)
+    assert world.tenants[0].name in page and "MSP" not in page
     assert world.tenants[1].name not in page and world.tenants[2].name not in page
     msp = body(login(world.actor(Role.READ_ONLY, "org", 0).user).get("/"))
     assert world.tenants[0].name in msp and world.tenants[1].name in msp and world.tenants[2].name not in msp

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import Tenant
-from ui.access import OrgPermissions
+from ui import humanize
+from ui.access import OrgPermissions, is_customer
 
 register = template.Library()
 
@@ -35,15 +35,25 @@ def tenant_switcher(context):
     current = context.get("tenant")
     tenants = list(Tenant.objects.for_user(request.user).select_related("organization").only("id", "name", "organization__id", "organization__name"))
     groups: dict[str, list] = {}
+    customer = is_customer(request.user)
     for t in tenants:
-        groups.setdefault(t.organization.name, []).append(t)
-    return {"groups": groups, "current": current, "count": len(tenants), "request": request}
+        # A customer's tenants are theirs: no grouping under the MSP's name.
+        groups.setdefault("" if customer else t.organization.name, []).append(t)
+    return {"groups": groups, "current": current, "count": len(tenants), "request": request, "customer": customer}
+
+
+@register.simple_tag(takes_context=True)
+def customer_view(context) -> bool:
+    """`{% customer_view as customer %}`: whether the page is for a customer's login (no MSP wording)."""
+    request = context.get("request")
+    return bool(request) and is_customer(request.user)
 
 
 @register.inclusion_tag("ui/_sidebar.html", takes_context=True)
 def sidebar(context):
     request = context["request"]
     url_name = getattr(getattr(request, "resolver_match", None), "url_name", "") or ""
+    customer = is_customer(request.user)
     return {
         "request": request,
         "tenant": context.get("tenant"),
@@ -51,16 +61,33 @@ def sidebar(context):
         "org_can": OrgPermissions(request.user),
         "url_name": url_name,
         "user": request.user,
+        "customer": customer,
+        "customer_tenants": Tenant.objects.for_user(request.user).count() if customer else 0,
     }
 
 
 @register.filter
 def ago(value) -> str:
-    if not value:
-        return "never"
-    from django.utils.timesince import timesince
+    """Plain text: "just now", "1 minute ago", "never"."""
+    return humanize.relative(value)
 
-    return f"{timesince(value, timezone.now()).split(',')[0]} ago"
+
+@register.filter(name="when")
+def when_filter(value, mode: str = "auto"):
+    """`{{ dt|when }}`: a <time> element, relative or a local date, the exact time on hover."""
+    return humanize.when(value, mode=mode or "auto")
+
+
+@register.filter
+def noun_for(noun, count) -> str:
+    """`{{ noun|noun_for:total }}`: "routers" → "router" when total is 1."""
+    return humanize.noun_for(str(noun), count)
+
+
+@register.simple_tag
+def plural(count, singular, plural_form=None) -> str:
+    """`{% plural n "router" %}` → "1 router", "2 routers"."""
+    return humanize.plural(count, singular, plural_form)
 
 
 @register.filter

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Action
 from ui.access import OrgPermissions
-from ui.tables import Column, DataTable, Grouping
+from ui.tables import Column, DataTable, Grouping, when_column
 
 
 @login_required
@@ -20,7 +20,7 @@ def audit_log(request):
         raise PermissionDenied("Only admins read the audit log.")
     qs = AuditEvent.objects.for_user(request.user, Action.VIEW_AUDIT).select_related("tenant", "organization")
     columns = [
-        Column("when", "When", value=lambda e: e.created_at.isoformat(timespec="seconds"), order_by="created_at", clickable=False),
+        when_column("when", "When", "created_at", order_by="created_at"),
         Column("actor", "Actor", value="actor_username", order_by="actor_username"),
         Column("source", "Source", value="source", order_by="source"),
         Column("action", "Action", value="action", order_by="action"),

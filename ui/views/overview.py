@@ -10,8 +10,10 @@ from accounts.models import SyncStatus, Tenant
 from accounts.roles import Action
 from ncm_sync.selectors import overview_totals
 from ui import selectors
+from ui.access import is_customer
 from ui.tables import Column, DataTable, Grouping
-from ui.templatetags.ui import ago, badge
+from ui.humanize import when
+from ui.templatetags.ui import badge
 
 
 def _tenant_link(t):
@@ -19,14 +21,15 @@ def _tenant_link(t):
 
 
 def _sync_cell(t):
-    stale = selectors.is_stale(t)
-    return format_html(
-        '{} <span class="muted" title="{}">{}</span>{}',
-        badge(t.sync_status, t.get_sync_status_display()),
-        t.last_synced_at.isoformat() if t.last_synced_at else "",
-        ago(t.last_synced_at),
-        format_html(' <span class="badge warn" title="No successful sync for over two intervals">stale</span>') if stale else "",
-    )
+    """When the data was last synced, and whether a sync is under way (a first one says so)."""
+    if t.last_synced_at is None:
+        if t.sync_status in (SyncStatus.QUEUED, SyncStatus.RUNNING):
+            return format_html('<span class="badge info" data-first-sync title="Figures fill in when it finishes">'
+                               'first sync {}</span>', "running" if t.sync_status == SyncStatus.RUNNING else "on its way")
+        return format_html('<span class="muted">never synced</span>')
+    return format_html('{}{}', when(t.last_synced_at),
+                       format_html(' <span class="badge info">syncing</span>') if t.sync_status in
+                       (SyncStatus.QUEUED, SyncStatus.RUNNING) else "")
 
 
 def _num(attr, css_bad=False):
@@ -42,6 +45,12 @@ def _num(attr, css_bad=False):
 
 @login_required
 def overview(request):
+    customer = is_customer(request.user)
+    if customer and not request.GET:
+        # A customer's login lands on its own tenant's dashboard; the list is for those with several.
+        own = list(Tenant.objects.for_user(request.user, Action.VIEW).values_list("pk", flat=True)[:2])
+        if len(own) == 1:
+            return redirect("ui:tenant-dashboard", tenant_id=own[0])
     qs = selectors.overview_tenants(request.user)
     filters = {
         "status": lambda q, v: q.filter(sync_status=v) if v in selectors.SYNC_STATUS_FILTERS else q,
@@ -51,8 +60,9 @@ def overview(request):
         "poor": lambda q, v: q.filter(modems_poor__gt=0) if v == "1" else q,
     }
     columns = [
-        Column("name", "Tenant", value="name", order_by="name", render=_tenant_link),
-        Column("organization", "Organization", value="organization.name", order_by="organization__name"),
+        Column("name", "Tenant", value="name", order_by="name", render=_tenant_link, css="nowrap"),
+        *([] if customer else [
+            Column("organization", "Organization", value="organization.name", order_by="organization__name", priority=2)]),
         Column("routers", "Routers", value="routers_total", order_by="routers_total", css="num", clickable=False),
         Column("online", "Routers online", value="routers_online", order_by="routers_online", css="num", clickable=False),
         Column("offline", "Routers offline", value="routers_offline", order_by="routers_offline", css="num",
@@ -63,17 +73,20 @@ def overview(request):
         Column("poor", "Modems in poor health", value="modems_poor", order_by="modems_poor", css="num",
                render=_num("modems_poor", True), clickable=False),
         Column("sync", "Last sync", value=lambda t: t.last_synced_at.isoformat() if t.last_synced_at else "never",
-               order_by="last_synced_at", render=_sync_cell, clickable=False),
+               order_by="last_synced_at", render=_sync_cell, clickable=False, css="nowrap"),
         Column("status", "Sync status", value="sync_status", order_by="sync_status", export=True,
-               render=lambda t: badge(t.sync_status, t.get_sync_status_display())),
+               render=lambda t: badge(t.sync_status, t.get_sync_status_display()), priority=2),
         Column("stale", "Stale", value=lambda t: "yes" if selectors.is_stale(t) else "no", export=True, clickable=False,
-               render=lambda t: format_html('<span class="badge warn">stale</span>') if selectors.is_stale(t) else format_html('<span class="badge ok">fresh</span>')),
-        Column("error", "Last error", value="sync_error", render=lambda t: format_html('<span class="error">{}</span>', t.sync_error[:160]) if t.sync_error else ""),
+               render=lambda t: format_html('<span class="badge warn" title="No successful sync for over two intervals">stale</span>')
+               if selectors.is_stale(t) else format_html('<span class="badge ok">fresh</span>')),
+        Column("error", "Last error", value="sync_error", priority=3,
+               render=lambda t: format_html('<span class="error">{}</span>', t.sync_error[:160]) if t.sync_error else ""),
     ]
     table = DataTable(
-        request, qs, columns, table_id="tenants-table", title="MSP overview", export_name="msp-overview",
+        request, qs, columns, table_id="tenants-table", title="Your tenants" if customer else "MSP overview",
+        export_name="tenants" if customer else "msp-overview",
         search_fields=["name", "slug", "organization__name"], default_sort="name", filters=filters,
-        groupings=[Grouping("organization", "Organization", "organization__name"),
+        groupings=[*([] if customer else [Grouping("organization", "Organization", "organization__name")]),
                    Grouping("status", "Sync status", "sync_status")],
         empty_message="No tenants in your scope yet. An organization admin adds tenants and gives you a membership.",
     )
@@ -101,7 +114,7 @@ def overview(request):
         {"label": "Sync failed", "value": base.filter(sync_status=SyncStatus.FAILED).count(), "url": "?status=failed",
          "active": af.get("status") == "failed", "css": "bad", "key": "failed"},
     ]
-    return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants"})
+    return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants", "customer": customer})
 
 
 @login_required

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from datetime import timedelta
+from datetime import timedelta, timezone as dt_timezone
 
 from django.contrib.auth.decorators import login_required
 from django.middleware.csrf import get_token
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +24,8 @@ from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
 from ui import features, mirror
 from ui.access import TenantPermissions, require, tenant_or_404
 from ui.selectors import filterset_filters
-from ui.tables import Column, DataTable, Grouping
+from ui.humanize import exact, relative, when
+from ui.tables import Column, DataTable, Grouping, when_column
 from ui.templatetags.ui import badge
 
 
@@ -63,22 +65,21 @@ def tenant_dashboard(request, tenant_id):
         "state": "state", "alerting": "has_open_alerts", "outdated": "firmware_outdated", "in_group": "group",
     })
     columns = [
-        Column("name", "Name", value=lambda r: r.name or r.ncm_id, order_by="name", render=_router_link(tenant)),
+        Column("name", "Name", value=lambda r: r.name or r.ncm_id, order_by="name", render=_router_link(tenant), css="nowrap"),
         Column("state", "State", value="state", order_by="state", render=lambda r: badge(r.state)),
-        Column("product", "Product", value="product", order_by="product"),
+        Column("product", "Product", value="product", order_by="product", priority=2),
         Column("firmware", "Firmware", value="firmware", order_by="firmware", render=_firmware_cell),
-        Column("outdated", "Firmware out of date", value=lambda r: "yes" if r.firmware_outdated else "no", css="hide-col", clickable=False,
+        Column("outdated", "Firmware out of date", value=lambda r: "yes" if r.firmware_outdated else "no", priority=3, clickable=False,
                render=lambda r: format_html('<span class="badge warn">yes</span>') if r.firmware_outdated else "no"),
         Column("group", "Group", value="group.name", order_by="group__name"),
-        Column("serial", "Serial", value="serial_number", order_by="serial_number"),
-        Column("mac", "MAC", value="mac", order_by="mac"),
-        Column("ip", "IPv4", value="ipv4_address", order_by="ipv4_address"),
+        Column("serial", "Serial", value="serial_number", order_by="serial_number", priority=2),
+        Column("mac", "MAC", value="mac", order_by="mac", priority=3),
+        Column("ip", "IPv4", value="ipv4_address", order_by="ipv4_address", priority=2),
         Column("alerts", "Open alerts", value="open_alerts", order_by="open_alerts", css="num", clickable=False,
                render=lambda r: format_html('<a class="badge bad" href="{}?status=open&amp;router={}">{}</a>',
                                             reverse("ui:alerts", args=[tenant.pk]), r.pk, r.open_alerts) if r.open_alerts else "0"),
-        Column("since", "State since", value=lambda r: r.state_updated_at.isoformat() if r.state_updated_at else "",
-               order_by="state_updated_at", clickable=False),
-        Column("ncm_id", "NCM id", value="ncm_id", order_by="ncm_id"),
+        when_column("since", "State since", "state_updated_at", order_by="state_updated_at", never="—", priority=2),
+        Column("ncm_id", "NCM id", value="ncm_id", order_by="ncm_id", priority=3),
     ]
     table = DataTable(
         request, routers, columns, table_id="routers-table", title=f"{tenant.name}: routers",
@@ -119,6 +120,16 @@ def _band_cell(m):
     return format_html('<span class="band {}"></span><span class="health-{}">{}</span>', m.band, m.band, m.band.title())
 
 
+def _ncm_time(raw):
+    """NCM's own timestamp strings (e.g. `update_ts`) as people read them; unparseable ones as given."""
+    moment = parse_datetime(raw) if isinstance(raw, str) and raw else raw
+    if moment is None or isinstance(moment, str):
+        return raw or format_html('<span class="muted">—</span>')
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=dt_timezone.utc)
+    return when(moment)
+
+
 def _fmt(value, unit=""):
     return "" if value is None else f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
 
@@ -137,18 +148,19 @@ def cellular(request, tenant_id):
                render=lambda m: format_html('<a href="{}">{}</a>', reverse("ui:router-detail", args=[tenant.pk, m.router_id]),
                                             m.router.name or m.router.ncm_id) if m.router_id else m.name),
         Column("status", "Status", value="router.state", order_by="router__state", render=lambda m: badge(m.router.state if m.router_id else "")),
-        Column("model", "Model", value="router.product", order_by="router__product"),
-        Column("interface", "Interface", value="name", order_by="name"),
+        Column("model", "Model", value="router.product", order_by="router__product", priority=2),
+        Column("interface", "Interface", value="name", order_by="name", priority=3),
         Column("carrier", "Carrier", value="carrier", order_by="carrier"),
         Column("health", "Health", value="band", order_by="band", render=_band_cell),
         Column("score", "Score", value="health_score", order_by="health_score", css="num", clickable=False),
-        Column("rssi", "RSSI (dBm)", value="rssi", order_by="rssi", css="num", clickable=False),
-        Column("rsrp", "RSRP (dBm)", value=lambda m: _fmt(m.rsrp), order_by="rsrp", css="num", clickable=False),
-        Column("rsrq", "RSRQ (dB)", value=lambda m: _fmt(m.rsrq), order_by="rsrq", css="num", clickable=False),
-        Column("sinr", "SINR (dB)", value=lambda m: _fmt(m.sinr), order_by="sinr", css="num", clickable=False),
-        Column("signal", "Signal %", value="signal_strength", order_by="signal_strength", css="num", clickable=False),
-        Column("connection", "Connection", value="connection_state", order_by="connection_state"),
-        Column("updated", "Last updated", value="metrics_updated", order_by="metrics_updated", clickable=False),
+        Column("rssi", "RSSI (dBm)", value="rssi", order_by="rssi", css="num", clickable=False, priority=3),
+        Column("rsrp", "RSRP (dBm)", value=lambda m: _fmt(m.rsrp), order_by="rsrp", css="num", clickable=False, priority=2),
+        Column("rsrq", "RSRQ (dB)", value=lambda m: _fmt(m.rsrq), order_by="rsrq", css="num", clickable=False, priority=3),
+        Column("sinr", "SINR (dB)", value=lambda m: _fmt(m.sinr), order_by="sinr", css="num", clickable=False, priority=2),
+        Column("signal", "Signal %", value="signal_strength", order_by="signal_strength", css="num", clickable=False, priority=2),
+        Column("connection", "Connection", value="connection_state", order_by="connection_state", priority=2),
+        Column("updated", "Last updated", value="metrics_updated", order_by="metrics_updated", clickable=False,
+               render=lambda m: _ncm_time(m.metrics_updated), css="nowrap", priority=2),
     ]
     table = DataTable(
         request, modems, columns, table_id="modems-table", title=f"{tenant.name}: cellular health",
@@ -216,8 +228,8 @@ def _status_cell(a):
     label = ncm.ALERT_STATUSES[status]
     if status == "acknowledged":
         by = a.acknowledged_by.username if a.acknowledged_by_id and a.acknowledged_by else "someone"
-        return format_html('<span class="badge {}" title="by {} at {}">{}</span>', STATUS_BADGE[status], by,
-                           a.acknowledged_at.isoformat(), label)
+        return format_html('<span class="badge {}" title="by {}, {} ({})">{}</span>', STATUS_BADGE[status], by,
+                           relative(a.acknowledged_at), exact(a.acknowledged_at), label)
     return format_html('<span class="badge {}">{}</span>', STATUS_BADGE[status], label)
 
 
@@ -243,7 +255,7 @@ def alerts(request, tenant_id):
     can_change = TenantPermissions(request.user, tenant).allows(Action.CHANGE)
     qs = ncm.alerts_for(request.user, tenant).select_related("acknowledged_by")
     columns = [
-        Column("created", "When", value=lambda a: a.ncm_created_at.isoformat() if a.ncm_created_at else "", order_by="ncm_created_at", clickable=False),
+        when_column("created", "When", "ncm_created_at", order_by="ncm_created_at", never="—"),
         Column("type", "Type", value=lambda a: ncm.alert_type_label(a.type, (a.data or {}).get("info")), order_by="type",
                render=lambda a: format_html('<span title="NCM type: {}">{}</span>', a.type,
                                             ncm.alert_type_label(a.type, (a.data or {}).get("info"))), clickable=False),
@@ -336,16 +348,16 @@ def sync_runs(request, tenant_id):
     qs = SyncRun.objects.for_user(request.user).filter(tenant=tenant).select_related("requested_by")
     columns = [
         Column("id", "Run", value="pk", order_by="id", clickable=False),
-        Column("created", "Requested", value=lambda r: r.created_at.isoformat(), order_by="created_at", clickable=False),
-        Column("trigger", "Trigger", value="trigger", order_by="trigger"),
-        Column("by", "By", value="requested_by.username"),
+        when_column("created", "Requested", "created_at", order_by="created_at"),
+        Column("trigger", "Trigger", value="trigger", order_by="trigger", priority=2),
+        Column("by", "By", value="requested_by.username", priority=2),
         Column("status", "Status", value="status", order_by="status", render=lambda r: badge(r.status, r.get_status_display())),
         Column("duration", "Duration (s)", value=lambda r: f"{r.duration:.1f}" if r.duration is not None else "", css="num", clickable=False),
         Column("api_calls", "NCM calls", value="api_calls", order_by="api_calls", css="num", clickable=False),
         Column("created_rows", "Created", value="created", css="num", clickable=False),
         Column("updated_rows", "Updated", value="updated", css="num", clickable=False),
         Column("deleted_rows", "Deleted", value="deleted", css="num", clickable=False),
-        Column("unchanged_rows", "Unchanged", value="unchanged", css="num", clickable=False),
+        Column("unchanged_rows", "Unchanged", value="unchanged", css="num", clickable=False, priority=2),
         Column("error", "Error", value="error", render=lambda r: format_html('<span class="error">{}</span>', r.error[:300]) if r.error else ""),
     ]
     table = DataTable(
@@ -357,8 +369,20 @@ def sync_runs(request, tenant_id):
     export = table.export_response()
     if export:
         return export
+    # While a run is queued or running, #sync-active polls this page (keeping the table's state) and swaps in the
+    # runs table and the "synced … ago" line too; once the run is over it says how it ended and stops polling.
     active = qs.filter(status__in=["queued", "running"]).first()
-    return render(request, "ui/tenant/sync_runs.html", tenant_context(request, tenant, table=table, active=active, noun="runs"))
+    watched = None
+    watch = request.GET.get("watch") or ""
+    if active is None and watch.isdigit():
+        watched = qs.filter(pk=int(watch)).first()
+    poll_url = ""
+    if active is not None:
+        params = request.GET.copy()
+        params["watch"] = str(active.pk)
+        poll_url = f"{request.path}?{params.urlencode()}"
+    return render(request, "ui/tenant/sync_runs.html", tenant_context(
+        request, tenant, table=table, active=active, watched=watched, poll_url=poll_url, noun="runs"))
 
 
 @login_required
