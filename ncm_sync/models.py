@@ -422,7 +422,8 @@ class SyncRun(TenantOwnedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Beaten every SYNC_HEARTBEAT_SECONDS by the worker running it: a running run whose heartbeat is older
-    # than SYNC_HEARTBEAT_TIMEOUT_SECONDS lost its worker and is failed by the dispatcher's sweep.
+    # than SYNC_HEARTBEAT_TIMEOUT_SECONDS lost its worker and is failed by the dispatcher's sweep. For a
+    # queued run: when its task was last sent again (ncm_sync.services.runs._resend_stuck_queued).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     api_calls = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)

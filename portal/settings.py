@@ -192,6 +192,8 @@ JOBS_DISPATCH_LEASE_SECONDS = float(os.environ.get("JOBS_DISPATCH_LEASE_SECONDS"
 # worker (SIGKILL, OOM) and is failed or resumed by the sweeps, whatever the task time limits.
 SYNC_HEARTBEAT_SECONDS = float(os.environ.get("SYNC_HEARTBEAT_SECONDS", "10"))
 SYNC_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("SYNC_HEARTBEAT_TIMEOUT_SECONDS", "60"))
+# A run still queued this long has its task sent again (its message may sit with a killed worker), backing off.
+SYNC_QUEUED_RESEND_SECONDS = float(os.environ.get("SYNC_QUEUED_RESEND_SECONDS", "120"))
 JOBS_HEARTBEAT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_SECONDS", "10"))
 JOBS_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_TIMEOUT_SECONDS", "60"))
 # A pending job whose start task has not started it after this long is started by the sweep.

@@ -150,7 +150,31 @@ def reap_dead_runs() -> list[int]:
             # Syncs again on this very dispatch, not after its interval.
             Tenant.objects.filter(pk=run.tenant_id).update(next_sync_at=timezone.now())
             tenants.append(run.tenant_id)
+    _resend_stuck_queued()
     return tenants
+
+
+def _resend_stuck_queued() -> int:
+    """Send again the task of a run queued for long: its message may be held by a worker that was SIGKILLed
+    (reserved, unacked: Redis gives it back only after the visibility timeout). Resends back off (2, 4, 8…
+    minutes after queueing) so a long but healthy backlog gains few duplicates; a duplicate is a no-op
+    (a run that is no longer queued, or whose lock is held, is not started again). `heartbeat_at` of a
+    queued run is when its task was last sent."""
+    first = float(getattr(settings, "SYNC_QUEUED_RESEND_SECONDS", 120))
+    now = timezone.now()
+    sent = 0
+    for run in SyncRun.objects.filter(
+        Q(heartbeat_at__lt=now - timedelta(seconds=first)) | Q(heartbeat_at__isnull=True, created_at__lt=now - timedelta(seconds=first)),
+        status=SyncRunStatus.QUEUED,
+    ).only("pk", "created_at", "heartbeat_at", "tenant_id")[:1000]:
+        last = run.heartbeat_at or run.created_at
+        if now - last < max(timedelta(seconds=first), last - run.created_at):
+            continue
+        if SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.QUEUED, heartbeat_at=run.heartbeat_at).update(heartbeat_at=now):
+            logger.info("sync run %s of tenant %s queued since %s: its task is sent again", run.pk, run.tenant_id, run.created_at)
+            _enqueue(run)
+            sent += 1
+    return sent
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -180,7 +204,7 @@ def sync_tenant(*, tenant_id: int, run_id: int | None = None, workers: int = 0, 
     key = lock_key(tenant_id)
     if not cache.add(key, run.pk, timeout=lock_ttl()):
         holder = cache.get(key)
-        if holder is not None and SyncRun.objects.filter(pk=holder, status=SyncRunStatus.RUNNING).exists():
+        if holder == run.pk or (holder is not None and SyncRun.objects.filter(pk=holder, status=SyncRunStatus.RUNNING).exists()):
             # A sync of this tenant is running (this very run, redelivered, or another): never overlap.
             logger.info("sync of tenant %s already running (run %s); run %s not started again", tenant_id, holder, run.pk)
             return run

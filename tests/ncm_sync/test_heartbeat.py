@@ -123,3 +123,39 @@ def test_worker_sigkilled_mid_sync_then_the_next_sync_succeeds(sims, client_for)
     assert tenant.last_synced_at >= second.started_at
     assert tenant.next_sync_at > timezone.now() + timedelta(minutes=50)  # on its hourly interval again
     assert Tenant.objects.get(pk=tenant.pk).sync_status in ("succeeded", "queued", "running")
+
+
+@pytest.mark.django_db
+def test_a_run_queued_for_long_has_its_task_sent_again_with_backoff_and_never_runs_twice(settings):
+    from django.core.cache import cache
+
+    from ncm_sync.services import sync_tenant
+    from ncm_sync.services.runs import lock_key
+
+    settings.SYNC_QUEUED_RESEND_SECONDS = 120
+    tenant = make_tenant(make_org(), next_sync_at=timezone.now() + timedelta(hours=1))
+    make_credential(tenant)
+    run = SyncRun.objects.create(tenant=tenant, status="queued")
+    SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+    with mock.patch("ncm_sync.services.runs._enqueue") as enqueue:
+        dispatch_due_syncs()
+        assert [c.args[0].pk for c in enqueue.call_args_list] == [run.pk]  # its message may sit with a dead worker
+        dispatch_due_syncs()
+        assert enqueue.call_count == 1  # just sent
+        # Queued 10 minutes, last sent 150 s ago: a backlog, not a loss; the next resend waits as long again.
+        SyncRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=10),
+                                                 heartbeat_at=timezone.now() - timedelta(seconds=150))
+        dispatch_due_syncs()
+        assert enqueue.call_count == 1
+        SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5, seconds=1))
+        dispatch_due_syncs()
+        assert enqueue.call_count == 2
+    run.refresh_from_db()
+    assert run.status == "queued" and not run.error
+    # Two deliveries of one run: the one that does not hold the tenant's lock does nothing.
+    cache.set(lock_key(tenant.pk), run.pk, timeout=60)
+    try:
+        assert sync_tenant(tenant_id=tenant.pk, run_id=run.pk).status == "queued"
+    finally:
+        cache.delete(lock_key(tenant.pk))
+    assert SyncRun.objects.get(pk=run.pk).status == "queued"
