@@ -13,7 +13,8 @@ from accounts.models import SyncStatus, Tenant
 from accounts.roles import Action
 from ncm_sync.selectors import annotate_tenant_figures
 
-__all__ = ["is_stale", "overview_tenants", "stale_tenant_ids", "filterset_filters", "SYNC_STATUS_FILTERS"]
+__all__ = ["is_stale", "overview_tenants", "stale_tenant_ids", "first_sync_pending", "first_sync_notice", "filterset_filters",
+           "SYNC_STATUS_FILTERS"]
 
 
 def is_stale(tenant: Tenant, now=None) -> bool:
@@ -36,6 +37,22 @@ def stale_tenant_ids(qs) -> list[int]:
 
 
 SYNC_STATUS_FILTERS = {s.value for s in SyncStatus}
+
+
+def first_sync_pending(tenants) -> int:
+    """How many of `tenants` (a queryset) have never synced and have a sync queued or running: their figures
+    are zeros only because the first sync from NCM has not finished yet."""
+    return tenants.filter(last_synced_at__isnull=True, sync_status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING]).count()
+
+
+def first_sync_notice(request, tenants) -> dict:
+    """Context for ui/_first_sync.html: while first syncs are on their way the notice polls the page (`watch=first`)
+    and swaps in fresh figures; the poll after the last one finished says so and stops."""
+    pending = first_sync_pending(tenants)
+    params = request.GET.copy()
+    params["watch"] = "first"
+    return {"first_sync_pending": pending, "first_sync_done": not pending and request.GET.get("watch") == "first",
+            "first_sync_poll": f"{request.path}?{params.urlencode()}"}
 
 
 def filterset_filters(filterset_class, names: Iterable[str] | dict[str, str]) -> dict[str, Callable]:

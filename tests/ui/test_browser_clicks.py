@@ -267,3 +267,45 @@ def test_sync_page_refreshes_when_the_run_finishes(desktop, live_server, sim_wor
     assert pg.url == url  # no reload, no navigation
     # Polling stops once the run is over.
     assert pg.get_attribute("#sync-active", "hx-trigger") is None
+
+
+def test_a_first_sync_is_announced_and_the_pages_fill_in_when_it_finishes(desktop, live_server, sim_world, monkeypatch):
+    """Item 3: a tenant whose first sync is queued says so (not just zeros and "never synced"), and the overview
+    and its dashboard fill in by themselves when the sync finishes."""
+    from ncm_sync.models import Router
+    from ncm_sync.services import runs, sync_tenant
+    from tests.ncm_sync.conftest import tenant_on
+
+    monkeypatch.setattr(runs, "_enqueue", lambda run: None)  # we are the worker here
+    newcomer = tenant_on(sim_world["fleet"].start(routers=5, seed=3), sim_world["org"], "New Customer")
+    run, created = runs.request_sync(tenant=newcomer)
+    assert created
+    pg = desktop
+    sign_in(pg, live_server.url, "msp-tech")
+    pg.wait_for_selector("#first-sync[data-pending='1']")
+    assert "first sync from NCM is on its way for 1 tenant" in pg.inner_text("#first-sync")
+    row = pg.locator("#tenants-table tbody tr", has_text="New Customer")
+    assert "first sync on its way" in row.inner_text()
+    shot(pg, "overview-first-sync-1440")
+
+    pg.click("#tenants-table td[data-col=name] a:text-is('New Customer')")
+    pg.wait_for_selector("#routers-table")
+    assert "first sync on its way" in pg.inner_text("#tenant-subtitle")
+    assert "The first sync from NCM is on its way" in pg.inner_text("#first-sync")
+    assert pg.inner_text("#routers-table [data-total]") == "0"
+    url = pg.url
+
+    sync_tenant(tenant_id=newcomer.pk, run_id=run.pk)
+    pg.wait_for_selector("#first-sync[data-pending='0']", timeout=10000)
+    total = Router.objects.filter(tenant=newcomer, deleted_at__isnull=True).count()
+    assert total == 5
+    assert pg.inner_text("#routers-table [data-total]") == str(total)
+    assert pg.inner_text("a.stat-card[data-card=total] .value") == str(total)
+    assert "synced just now" in pg.inner_text("#tenant-subtitle")
+    assert pg.url == url
+
+    pg.go_back()
+    pg.wait_for_selector("#tenants-table")
+    pg.wait_for_selector("#first-sync[data-pending='0']", timeout=10000)
+    row = pg.locator("#tenants-table tbody tr", has_text="New Customer")
+    assert "just now" in row.inner_text() and "first sync" not in row.inner_text()

@@ -114,7 +114,8 @@ def overview(request):
         {"label": "Sync failed", "value": base.filter(sync_status=SyncStatus.FAILED).count(), "url": "?status=failed",
          "active": af.get("status") == "failed", "css": "bad", "key": "failed"},
     ]
-    return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants", "customer": customer})
+    return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants", "customer": customer,
+                                                 **selectors.first_sync_notice(request, base)})
 
 
 @login_required

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts.audit import record_change
-from accounts.models import AuditAction
+from accounts.models import AuditAction, Tenant
 from accounts.roles import Action
 from ncm_sync import selectors as ncm
 from ncm_sync.filtersets import AlertFilterSet, NetDeviceFilterSet, RouterFilterSet
@@ -23,7 +23,7 @@ from ncm_sync.models import SyncRun
 from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
 from ui import features, mirror
 from ui.access import TenantPermissions, require, tenant_or_404
-from ui.selectors import filterset_filters
+from ui.selectors import filterset_filters, first_sync_notice
 from ui.humanize import exact, relative, when
 from ui.tables import Column, DataTable, Grouping, when_column
 from ui.templatetags.ui import badge
@@ -110,7 +110,8 @@ def tenant_dashboard(request, tenant_id):
     last_run = SyncRun.objects.for_user(request.user).filter(tenant=tenant).first()
     return render(request, "ui/tenant/dashboard.html", tenant_context(
         request, tenant, table=table, cards=cards, noun="routers", last_run=last_run,
-        jobs_enabled=features.jobs_enabled()))
+        jobs_enabled=features.jobs_enabled(),
+        **first_sync_notice(request, Tenant.objects.for_user(request.user).filter(pk=tenant.pk))))
 
 
 #
