@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 
 from accounts import services
+from accounts.authorization import ScopeDenied
 from accounts.audit import record_change, snapshot
 from accounts.models import SECRET_FIELDS, ApiToken, AuditAction, AuditEvent, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
@@ -27,11 +28,31 @@ class TenantAdmin(TenantScopedAdmin):
     readonly_fields = ["last_synced_at", "sync_status", "sync_error", "next_sync_at"]
 
 
+# Platform flags: only a superuser (the platform operator) sees or sets them.
+PLATFORM_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
 @admin.register(User)
 class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     write_action = Action.MANAGE_USERS
     list_display = ["username", "email", "is_active", "is_staff", "home_organization", "home_tenant"]
     fieldsets = DjangoUserAdmin.fieldsets + (("Managed by", {"fields": ("home_organization", "home_tenant")}),)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [(name, {**opts, "fields": [f for f in opts["fields"] if f not in PLATFORM_FIELDS]})
+                for name, opts in fieldsets]
+
+    def save_object(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            if set(form.changed_data) & set(PLATFORM_FIELDS):
+                raise ScopeDenied("Only the platform operator changes platform flags.")
+            if change:  # the same rule as the API and the UI
+                fields = {name: form.cleaned_data[name] for name in form.changed_data if name in services.USER_FIELDS}
+                services.authorize_user_update(actor=request.user, user=User.objects.get(pk=obj.pk), fields=fields)
+        super().save_object(request, obj, form, change)
 
 
 @admin.register(Membership)
@@ -39,6 +60,23 @@ class MembershipAdmin(TenantScopedAdmin):
     write_action = Action.MANAGE_USERS
     list_display = ["user", "organization", "tenant", "role"]
     list_filter = ["role"]
+
+    def save_object(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            saved = services.membership_update(
+                actor=request.user, membership=Membership.objects.get(pk=obj.pk), user=data.get("user"),
+                role=data.get("role"), organization=data.get("organization"), tenant=data.get("tenant"),
+            )
+        else:
+            saved = services.membership_create(
+                actor=request.user, user=data["user"], role=data["role"], organization=data.get("organization"),
+                tenant=data.get("tenant"),
+            )
+        obj.pk = saved.pk
+
+    def delete_object(self, request, obj):
+        services.membership_delete(actor=request.user, membership=obj)
 
 
 class CredentialForm(forms.ModelForm):
@@ -71,7 +109,7 @@ class CredentialAdmin(TenantScopedAdmin):
         with transaction.atomic():
             before = snapshot(Credential.objects.get(pk=obj.pk)) if change else None
             saved = services.credential_save(
-                tenant=form.cleaned_data["tenant"], provider=form.cleaned_data["provider"],
+                actor=request.user, tenant=form.cleaned_data["tenant"], provider=form.cleaned_data["provider"],
                 base_url=form.cleaned_data["base_url"],
                 secrets_in={name: form.cleaned_data.get(name) or None for name in SECRET_FIELDS},
                 credential=obj if change else None,

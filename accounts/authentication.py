@@ -1,9 +1,12 @@
-"""`Authorization: Token <token>` authentication against hashed API tokens."""
+"""API authentication: `Authorization: Token <token>` against hashed API tokens, or a browser session that
+has passed two-factor sign-in. There is no password-only API authentication (no HTTP Basic): a password alone
+must never reach the API of a user who has, or whose organization requires, a second factor."""
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
 from accounts.services import api_token_lookup
+from accounts.twofactor import verification_needed
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -24,23 +27,25 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         # The user object is loaded for this request only: the scoping helper reads the binding from it.
         token.user.token_tenant_id = token.tenant_id
+        token.user.token_read_only = not token.write_enabled
+        token.user.request_token = token
         return token.user, token
 
     def authenticate_header(self, request):
         return self.keyword
 
 
-class LockoutAwareBasicAuthentication(authentication.BasicAuthentication):
-    """HTTP Basic auth through `authenticate(request=...)` so django-axes counts failures; a locked-out
-    (username, IP) pair answers 429 with a clear message instead of a generic 401."""
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """The browser's session, only once two-factor sign-in is complete (the UI middleware says so too;
+    this holds even where a request skips the middleware)."""
 
-    def authenticate_credentials(self, userid, password, request=None):
-        try:
-            return super().authenticate_credentials(userid, password, request)
-        except exceptions.AuthenticationFailed:
-            if request is not None and getattr(request, "axes_locked_out", False):
-                raise exceptions.Throttled(detail="Too many failed sign-ins for this user from your address; try again later.") from None
-            raise
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and verification_needed(result[0]):
+            raise exceptions.PermissionDenied(
+                "Two-factor verification is required for this session. Sign in on the web page."
+            )
+        return result
 
 
 try:  # document the token scheme in the OpenAPI schema
@@ -57,11 +62,9 @@ try:  # document the token scheme in the OpenAPI schema
                 "name": "Authorization",
                 "description": "`Token <token>`; create one with `manage.py create_api_token USERNAME` or POST /api/v1/tokens/.",
             }
-    class LockoutAwareBasicScheme(OpenApiAuthenticationExtension):
-        target_class = "accounts.authentication.LockoutAwareBasicAuthentication"
-        name = "basicAuth"
+    from drf_spectacular.authentication import SessionScheme
 
-        def get_security_definition(self, auto_schema):
-            return {"type": "http", "scheme": "basic"}
+    class VerifiedSessionScheme(SessionScheme):
+        target_class = "accounts.authentication.VerifiedSessionAuthentication"
 except ImportError:  # pragma: no cover
     pass

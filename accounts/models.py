@@ -19,6 +19,7 @@ from portal.scoping import (
     allowed_tenants,
     is_anonymous,
     is_operator,
+    token_tenant_id,
 )
 
 __all__ = [
@@ -222,7 +223,13 @@ class ApiTokenQuerySet(TenantScopedQuerySet):
         if is_operator(user):
             return self
         managed = User.objects.for_user(user, Action.MANAGE_USERS).values("id")
-        return self.filter(Q(user=user) | Q(user__in=managed))
+        tokens = self.filter(Q(user=user) | Q(user__in=managed))
+        bound = token_tenant_id(user)
+        if bound is not None:
+            # A tenant-bound token reaches only tokens bound to its tenant (and itself).
+            current = getattr(getattr(user, "request_token", None), "pk", None)
+            tokens = tokens.filter(Q(tenant_id=bound) | Q(pk=current))
+        return tokens
 
     def active(self):
         now = timezone.now()

@@ -1,4 +1,9 @@
-"""Writes for accounts: users, credentials, API tokens. Views and serializers call these."""
+"""Writes for accounts: organizations, tenants, users, memberships, credentials, API tokens.
+
+The API, the UI and the admin all call these, and each write that names a scope (organization, tenant,
+user, role, token binding) is authorized here, on that target, before anything is saved
+(accounts/authorization.py). `actor=None` is the platform itself (management commands, the demo seed).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -14,14 +19,22 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import SECRET_FIELDS, ApiToken, Credential, Organization, Tenant, User
+from accounts.authorization import ScopeDenied, require_action, require_can_grant, require_manages_user
+from accounts.models import SECRET_FIELDS, ApiToken, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
-from portal.scoping import allowed_organizations, allowed_tenants
+from portal.scoping import allowed_organizations, allowed_tenants, token_tenant_id
 
 __all__ = [
+    "organization_update",
+    "tenant_save",
+    "tenant_delete",
     "user_create",
     "user_update",
+    "authorize_user_update",
+    "membership_create",
+    "membership_update",
+    "membership_delete",
     "credential_save",
     "credential_secrets",
     "validate_base_url",
@@ -61,12 +74,16 @@ def user_create(
     last_name: str = "",
 ) -> User:
     """Create a login managed by an organization or tenant the creator administers."""
+    if home_organization and home_tenant:
+        raise ValidationError({"organization": ["Give at most one of organization or tenant."]})
     if not home_organization and not home_tenant and not created_by.is_superuser:
         home_organization, home_tenant = _default_home_scope(created_by=created_by)
         if not home_organization and not home_tenant:
             raise ValidationError(
                 {"organization": ["Say which organization or tenant manages this user (you administer several)."]}
             )
+    if home_organization or home_tenant:
+        require_action(created_by, Action.MANAGE_USERS, organization=home_organization, tenant=home_tenant)
     user = User(
         username=username,
         email=email,
@@ -93,13 +110,151 @@ def _set_password(user: User, password: str) -> None:
     user.set_password(password)
 
 
-def user_update(*, user: User, password: str | None = None, **fields) -> User:
+# What a login may change on itself; everything else about a login is changed by someone who manages it.
+SELF_EDITABLE_FIELDS = frozenset({"email", "first_name", "last_name"})
+USER_FIELDS = SELF_EDITABLE_FIELDS | {"is_active", "home_organization", "home_tenant"}
+
+
+def authorize_user_update(*, actor: User | None, user: User, fields: dict) -> None:
+    """Refuse a change to `user` that `actor` may not make (shared by user_update and the admin)."""
+    unknown = set(fields) - USER_FIELDS
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: ["This field cannot be changed here."]})
+    if actor is None or (actor.pk == user.pk and set(fields) <= SELF_EDITABLE_FIELDS):
+        return
+    require_manages_user(actor, user)
+    home_org = fields.get("home_organization", user.home_organization)
+    home_tenant = fields.get("home_tenant", user.home_tenant)
+    if home_org and home_tenant:
+        raise ValidationError({"organization": ["Give at most one of organization or tenant."]})
+    moved = ("home_organization" in fields and fields["home_organization"] != user.home_organization) or (
+        "home_tenant" in fields and fields["home_tenant"] != user.home_tenant)
+    if moved and (home_org or home_tenant):
+        require_action(actor, Action.MANAGE_USERS, organization=home_org, tenant=home_tenant)
+
+
+def user_update(*, actor: User | None, user: User, password: str | None = None, **fields) -> User:
+    """Change a login. Its managers may change anything here; the login itself only its profile and
+    password. Platform flags (`is_superuser`, `is_staff`, permissions) are never changed here."""
+    authorize_user_update(actor=actor, user=user, fields=fields)
+    if password and actor is not None and actor.pk == user.pk and token_tenant_id(actor) is not None:
+        # A token bound to one tenant would otherwise set a password and sign in with the owner's whole reach.
+        raise ScopeDenied("A token bound to one tenant cannot change its owner's password.")
     for name, value in fields.items():
         setattr(user, name, value)
     if password:
         _set_password(user, password)
     user.save()
     return user
+
+
+#
+# Memberships
+#
+def _scope_of(organization, tenant) -> tuple[Organization | None, Tenant | None]:
+    if bool(organization) == bool(tenant):
+        raise ValidationError({"organization": ["Give exactly one of organization or tenant."]})
+    return organization, tenant
+
+
+def membership_create(
+    *, actor: User | None, user: User, role: str, organization: Organization | None = None,
+    tenant: Tenant | None = None,
+) -> Membership:
+    """Give `user` a role on an organization or tenant. The actor must manage the user (never itself) and
+    hold, on that scope, `manage_users` and every action the role allows."""
+    organization, tenant = _scope_of(organization, tenant)
+    if actor is not None:
+        require_manages_user(actor, user)
+        require_can_grant(actor, role, organization=organization, tenant=tenant)
+    membership = Membership(user=user, organization=organization, tenant=tenant, role=role)
+    membership.full_clean(validate_unique=False)
+    membership.save()
+    return membership
+
+
+def membership_update(
+    *, actor: User | None, membership: Membership, role: str | None = None, user: User | None = None,
+    **scope,
+) -> Membership:
+    """Change a membership's role or scope. Both the scope it leaves and the one it enters are checked."""
+    if user is not None and user.pk != membership.user_id:
+        raise ValidationError({"user": ["A membership's user cannot change; remove it and add a new one."]})
+    organization = scope.get("organization", membership.organization)
+    tenant = scope.get("tenant", membership.tenant)
+    if "organization" in scope and "tenant" not in scope and organization:
+        tenant = None
+    if "tenant" in scope and "organization" not in scope and tenant:
+        organization = None
+    organization, tenant = _scope_of(organization, tenant)
+    role = role or membership.role
+    if actor is not None:
+        require_manages_user(actor, membership.user)
+        require_action(actor, Action.MANAGE_USERS, organization=membership.organization, tenant=membership.tenant)
+        require_can_grant(actor, role, organization=organization, tenant=tenant)
+    membership.organization, membership.tenant, membership.role = organization, tenant, role
+    membership.full_clean(validate_unique=False)
+    membership.save()
+    return membership
+
+
+def membership_delete(*, actor: User | None, membership: Membership) -> None:
+    if actor is not None:
+        require_manages_user(actor, membership.user)
+        require_action(actor, Action.MANAGE_USERS, organization=membership.organization, tenant=membership.tenant)
+    membership.delete()
+
+
+#
+# Organizations and tenants
+#
+ORGANIZATION_FIELDS = frozenset({"name", "slug", "require_two_factor", "job_approval_threshold"})
+
+
+def organization_update(*, actor: User | None, organization: Organization, **fields) -> Organization:
+    """Rename an organization or change its sign-in policy: its admins (`manage_users`) only."""
+    if actor is not None:
+        require_action(actor, Action.MANAGE_USERS, organization=organization)
+    for name, value in fields.items():
+        if name in ORGANIZATION_FIELDS and hasattr(organization, name):
+            setattr(organization, name, value)
+    organization.full_clean()
+    organization.save()
+    return organization
+
+
+TENANT_FIELDS = frozenset({"name", "slug", "timezone", "sync_interval_minutes"})
+
+
+def tenant_save(*, actor: User | None, tenant: Tenant | None = None, organization: Organization | None = None,
+                **fields) -> Tenant:
+    """Create a tenant in an organization, or change one. Creating or moving a tenant needs `change` on the
+    organization (an organization-level role): a customer cannot add tenants to its MSP."""
+    creating = tenant is None
+    tenant = tenant or Tenant()
+    target_org = organization or (tenant.organization if not creating else None)
+    if target_org is None:
+        raise ValidationError({"organization": ["This field is required."]})
+    if actor is not None:
+        if creating or target_org.pk != tenant.organization_id:
+            require_action(actor, Action.CHANGE, organization=target_org)
+        if not creating:
+            require_action(actor, Action.CHANGE, tenant=tenant)
+    tenant.organization = target_org
+    for name, value in fields.items():
+        if name in TENANT_FIELDS:
+            setattr(tenant, name, value)
+    tenant.full_clean(validate_unique=False)
+    tenant.save()
+    return tenant
+
+
+def tenant_delete(*, actor: User | None, tenant: Tenant) -> None:
+    """Delete a customer account: an organization-level `change` role only (a customer cannot remove itself
+    from its MSP). Mirrored data and jobs protect it (409) until they are gone."""
+    if actor is not None:
+        require_action(actor, Action.CHANGE, organization=tenant.organization)
+    tenant.delete()
 
 
 #
@@ -131,6 +286,7 @@ def mask_secret(value: str) -> str:
 
 def credential_save(
     *,
+    actor: User | None = None,
     tenant: Tenant,
     provider: str,
     base_url: str | None,
@@ -138,6 +294,10 @@ def credential_save(
     credential: Credential | None = None,
 ) -> Credential:
     """Create or update a credential. Secrets not given on update keep their stored value."""
+    if actor is not None:
+        require_action(actor, Action.MANAGE_CREDENTIALS, tenant=tenant)
+        if credential is not None and credential.tenant_id != tenant.pk:
+            require_action(actor, Action.MANAGE_CREDENTIALS, tenant=credential.tenant)
     base_url = validate_base_url(base_url or (credential.base_url if credential else settings.NCM_DEFAULT_BASE_URL))
     current = decrypt_json(credential.secrets_encrypted) if credential else {}
     merged = {name: current.get(name, "") for name in SECRET_FIELDS}
@@ -192,16 +352,37 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(chars))
 
 
+def _request_token(user) -> ApiToken | None:
+    """The API token this request authenticated with (set by accounts.authentication), if any."""
+    return getattr(user, "request_token", None)
+
+
 def api_token_create(
     *, user: User, name: str = "", expires_days: int | None = None, tenant: Tenant | None = None,
     write_enabled: bool = True,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns (row, clear value). The clear value is never stored or shown again.
+    """Create a token of `user` (as authenticated: a session, or a token); returns (row, clear value). The
+    clear value is never stored or shown again.
+
+    A token never creates a token wider than itself: a read-only token creates none, a tenant-bound token
+    only tokens bound to the same tenant, and no new token outlives the one that made it.
 
     Format: `ncmp_` + 36 base62 characters + 6-character CRC32 checksum (secret scanners can verify it).
     """
     if expires_days is not None and expires_days < 1:
         raise ValidationError({"expires_days": ["Must be at least 1 day."]})
+    expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
+    parent = _request_token(user)
+    if parent is not None:
+        if not parent.write_enabled:
+            raise ScopeDenied("A read-only token cannot create tokens.")
+        if parent.tenant_id is not None and (tenant is None or tenant.pk != parent.tenant_id):
+            raise ValidationError({"tenant": [
+                f"This token is bound to tenant {parent.tenant_id}: it can only create tokens bound to that tenant."]})
+        if parent.expires_at is not None:
+            if expires_at is not None and expires_at > parent.expires_at:
+                raise ValidationError({"expires_days": ["A token cannot outlive the token that creates it."]})
+            expires_at = expires_at or parent.expires_at
     if tenant is not None and not Tenant.objects.for_user(user).filter(pk=tenant.pk).exists():
         raise ValidationError({"tenant": ["You have no role on this tenant."]})
     body = "".join(secrets.choice(_ALPHABET) for _ in range(36))
@@ -211,7 +392,7 @@ def api_token_create(
         name=name,
         prefix=clear[: len(TOKEN_PREFIX) + 6],
         digest=_digest(clear),
-        expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
+        expires_at=expires_at,
         tenant=tenant,
         write_enabled=write_enabled,
     )
@@ -230,7 +411,16 @@ def api_token_lookup(clear: str) -> ApiToken | None:
     return token
 
 
-def api_token_revoke(*, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
+    """Revoke a token. A token may always revoke itself; a tenant-bound token only tokens bound to its tenant;
+    other users' tokens need `manage_users` over their owner."""
+    if actor is not None:
+        parent = _request_token(actor)
+        if parent is None or parent.pk != token.pk:
+            if parent is not None and parent.tenant_id is not None and token.tenant_id != parent.tenant_id:
+                raise ScopeDenied("This token is bound to one tenant: it can revoke only itself or tokens bound there.")
+            if token.user_id != actor.pk:
+                require_manages_user(actor, token.user)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

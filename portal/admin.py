@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.db import transaction
 
 from accounts.audit import record_change, snapshot
-from accounts.models import AuditAction
+from accounts.authorization import ScopeDenied, actions_on
+from accounts.models import AuditAction, Organization, Tenant
 from accounts.roles import Action
 
 __all__ = ["TenantScopedAdmin", "ReadOnlyAdminMixin"]
@@ -47,10 +48,25 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_staff and self._may_write(request, obj)
 
+    def authorize_targets(self, request, cleaned_data: dict) -> None:
+        """Refuse, before saving, a form naming an organization or tenant the caller may not write to."""
+        if request.user.is_superuser:
+            return
+        for value in cleaned_data.values():
+            if isinstance(value, Organization) and self.write_action not in actions_on(request.user, organization=value):
+                raise ScopeDenied(f"Your role does not allow '{self.write_action}' on {value}.")
+            if isinstance(value, Tenant) and self.write_action not in actions_on(request.user, tenant=value):
+                raise ScopeDenied(f"Your role does not allow '{self.write_action}' on {value}.")
+
+    def save_object(self, request, obj, form, change) -> None:
+        """Hook: save through the app's service (defaults to the model's save)."""
+        super().save_model(request, obj, form, change)
+
     def save_model(self, request, obj, form, change):
+        self.authorize_targets(request, form.cleaned_data)
         with transaction.atomic():
             before = snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
-            super().save_model(request, obj, form, change)
+            self.save_object(request, obj, form, change)
             if not request.user.is_superuser and not self._may_write(request, obj):
                 raise PermissionError("This change would put the object outside what you may manage.")
             record_change(
@@ -58,10 +74,14 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 before=before, after=snapshot(obj), source="admin",
             )
 
+    def delete_object(self, request, obj) -> None:
+        """Hook: delete through the app's service (defaults to the model's delete)."""
+        super().delete_model(request, obj)
+
     def delete_model(self, request, obj):
         with transaction.atomic():
             record_change(actor=request.user, action=AuditAction.DELETE, instance=obj, before=snapshot(obj), source="admin")
-            super().delete_model(request, obj)
+            self.delete_object(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -10,10 +10,13 @@ _SECRET_PATTERN = re.compile(
     rf"(?i)(['\"]?{_SECRET_NAMES}['\"]?\s*[:=]\s*)(['\"]?)([^'\",\s}}]+)"
 )
 _TOKEN_PATTERN = re.compile(r"\b(ncmp_[A-Za-z0-9]{8})[A-Za-z0-9]+")
+# The NCM alert push receiver's URL carries its token in the path (/hooks/ncm/<token>/): access logs too.
+_PUSH_URL_PATTERN = re.compile(r"(/hooks/ncm/)[^/\s?\"']+")
 
 
 def redact(text: str) -> str:
     text = _SECRET_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(3)}[redacted]", text)
+    text = _PUSH_URL_PATTERN.sub(r"\1[redacted]", text)
     return _TOKEN_PATTERN.sub(r"\1…[redacted]", text)
 
 

@@ -31,10 +31,26 @@ def _private_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
 
 
+# IPv6 ranges that carry or translate to an IPv4 address (6to4, Teredo, NAT64, IPv4-compatible, SIIT): a
+# relay or translator on the path can turn them into any IPv4 address, private ones included. Never a target.
+_IPV4_TRANSLATION_RANGES = tuple(ipaddress.ip_network(net) for net in (
+    "2002::/16",        # 6to4 (RFC 3056)
+    "2001::/32",        # Teredo (RFC 4380)
+    "64:ff9b::/96",     # NAT64 well-known prefix (RFC 6052)
+    "64:ff9b:1::/48",   # local-use NAT64 (RFC 8215)
+    "::/96",            # IPv4-compatible (deprecated, RFC 4291)
+    "::ffff:0:0:0/96",  # SIIT IPv4-translated (RFC 2765)
+    "100::/64",         # discard-only
+))
+
+
 def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif any(ip in net for net in _IPV4_TRANSLATION_RANGES):
+            return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local)
 
 

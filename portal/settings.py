@@ -252,9 +252,9 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-        # Token-less API auth goes through authenticate(request=...), so axes locks it out too.
-        "accounts.authentication.LockoutAwareBasicAuthentication",
+        # No HTTP Basic: tokens are the integrator's credential, and a password alone must never pass
+        # two-factor sign-in. Sessions count only once verified.
+        "accounts.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.StrictLimitOffsetPagination",
@@ -375,5 +375,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # runserver's request lines go through the redacting handler too (the alert push URL holds a token).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -7,43 +7,15 @@ with a redirect (and the session-authenticated API with 403), except sign-out an
 """
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django_otp import user_has_device
 
-from accounts.models import Organization
+from accounts.twofactor import requires_two_factor, verification_needed
 
 __all__ = ["requires_two_factor", "TwoFactorEnforcementMiddleware", "SESSION_PENDING_KEY"]
 
 SESSION_PENDING_KEY = "ui_2fa_next"
-
-
-def requires_two_factor(user) -> bool:
-    """True when an organization the user belongs to requires two-factor sign-in."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    scope = (
-        Q(memberships__user=user)
-        | Q(tenants__memberships__user=user)
-        | Q(pk=user.home_organization_id or 0)
-        | Q(tenants__pk=user.home_tenant_id or 0)
-    )
-    return Organization.objects.filter(require_two_factor=True).filter(scope).exists()
-
-
-def verification_needed(user) -> str | None:
-    """"verify", "setup" or None for a signed-in user whose session is not OTP-verified yet."""
-    if not getattr(user, "is_authenticated", False):
-        return None
-    if getattr(user, "is_verified", lambda: False)():
-        return None
-    if user_has_device(user, confirmed=True):
-        return "verify"
-    if requires_two_factor(user):
-        return "setup"
-    return None
 
 
 EXEMPT_PREFIXES = ("/static/", "/healthz", "/readyz", "/login/", "/logout/", "/account/2fa/")

@@ -23,7 +23,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.authorization import require_action
 from accounts.models import Organization, Tenant
+from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
 from portal.safe_http import DEFAULT_TIMEOUT, UnsafeTargetError, safe_session, validate_public_url
 from webhooks.models import DeliveryStatus, Event, Webhook, WebhookDelivery
@@ -68,6 +70,7 @@ def _secret_key(secret: str) -> bytes:
 
 def webhook_save(
     *,
+    actor=None,
     url: str,
     events: list[str],
     organization: Organization | None = None,
@@ -80,6 +83,11 @@ def webhook_save(
     """Create or update a subscription. Returns (webhook, clear secret if one was set now, else None)."""
     if bool(organization) == bool(tenant):
         raise ValidationError({"organization": ["Give exactly one of organization or tenant."]})
+    if actor is not None:
+        # Subscribing to a scope's events needs credential rights there (and on the scope it leaves).
+        require_action(actor, Action.MANAGE_CREDENTIALS, organization=organization, tenant=tenant)
+        if webhook is not None and webhook.pk:
+            require_action(actor, Action.MANAGE_CREDENTIALS, organization=webhook.organization, tenant=webhook.tenant)
     unknown = sorted(set(events) - set(Event.values))
     if not events or unknown:
         raise ValidationError({"events": [f"Choose one or more of: {', '.join(Event.values)}" + (f" (unknown: {', '.join(unknown)})" if unknown else "")]})

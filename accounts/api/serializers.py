@@ -12,11 +12,18 @@ from accounts.models import SECRET_FIELDS, ApiToken, AuditEvent, Credential, Mem
 from portal.api.serializers import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 
 
+def _actor(serializer):
+    return serializer.context["request"].user
+
+
 class OrganizationSerializer(ScopedModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "name", "slug", "require_two_factor", "created_at"]
         read_only_fields = ["created_at"]
+
+    def update(self, instance, validated_data):
+        return services.organization_update(actor=_actor(self), organization=instance, **validated_data)
 
 
 class TenantSerializer(ScopedModelSerializer):
@@ -27,6 +34,12 @@ class TenantSerializer(ScopedModelSerializer):
             "last_synced_at", "sync_status", "sync_error", "created_at",
         ]
         read_only_fields = ["last_synced_at", "sync_status", "sync_error", "created_at"]
+
+    def create(self, validated_data):
+        return services.tenant_save(actor=_actor(self), **validated_data)
+
+    def update(self, instance, validated_data):
+        return services.tenant_save(actor=_actor(self), tenant=instance, **validated_data)
 
 
 class UserSerializer(ScopedModelSerializer):
@@ -48,10 +61,10 @@ class UserSerializer(ScopedModelSerializer):
 
     def create(self, validated_data):
         validated_data.pop("is_active", None)
-        return services.user_create(created_by=self.context["request"].user, **validated_data)
+        return services.user_create(created_by=_actor(self), **validated_data)
 
     def update(self, instance, validated_data):
-        return services.user_update(user=instance, **validated_data)
+        return services.user_update(actor=_actor(self), user=instance, **validated_data)
 
 
 class MembershipSerializer(ScopedModelSerializer):
@@ -66,6 +79,12 @@ class MembershipSerializer(ScopedModelSerializer):
         if bool(organization) == bool(tenant):
             raise serializers.ValidationError({"organization": ["Give exactly one of organization or tenant."]})
         return attrs
+
+    def create(self, validated_data):
+        return services.membership_create(actor=_actor(self), **validated_data)
+
+    def update(self, instance, validated_data):
+        return services.membership_update(actor=_actor(self), membership=instance, **validated_data)
 
 
 class CredentialSerializer(ScopedModelSerializer):
@@ -92,6 +111,7 @@ class CredentialSerializer(ScopedModelSerializer):
     def _save(self, validated_data, instance=None):
         secrets_in = {name: validated_data.pop(name) for name in SECRET_FIELDS if name in validated_data}
         return services.credential_save(
+            actor=_actor(self),
             tenant=validated_data.get("tenant", getattr(instance, "tenant", None)),
             provider=validated_data.get("provider", getattr(instance, "provider", Provider.NCM)),
             base_url=validated_data.get("base_url"),

@@ -41,6 +41,9 @@ class TenantViewSet(TenantScopedModelViewSet):
     def scoped_queryset(self, queryset):
         return queryset.select_related("organization")
 
+    def perform_delete(self, instance):
+        services.tenant_delete(actor=self.request.user, tenant=instance)
+
     @extend_schema(request=None, responses={202: SyncRunSerializer})
     @action(detail=True, methods=["post"], required_action=Action.SYNC)
     def sync(self, request, pk=None):
@@ -92,7 +95,7 @@ class UserViewSet(TenantScopedModelViewSet):
 
     def perform_delete(self, instance):
         # Deactivate rather than delete: the audit log keeps pointing at a real user.
-        services.user_update(user=instance, is_active=False)
+        services.user_update(actor=self.request.user, user=instance, is_active=False)
 
 
 class MembershipViewSet(TenantScopedModelViewSet):
@@ -104,6 +107,9 @@ class MembershipViewSet(TenantScopedModelViewSet):
 
     def scoped_queryset(self, queryset):
         return queryset.select_related("user", "organization", "tenant")
+
+    def perform_delete(self, instance):
+        services.membership_delete(actor=self.request.user, membership=instance)
 
 
 class CredentialViewSet(TenantScopedModelViewSet):
@@ -128,7 +134,7 @@ class ApiTokenViewSet(TenantScopedModelViewSet):
     ordering_fields = ["created_at", "id"]
 
     def perform_delete(self, instance):
-        services.api_token_revoke(token=instance)
+        services.api_token_revoke(actor=self.request.user, token=instance)
 
 
 class AuditEventViewSet(TenantScopedReadOnlyViewSet):

@@ -6,8 +6,10 @@ extra filtering goes in `scoped_queryset(qs)`, custom actions declare `@action(r
 - Reads are filtered by `read_action` (default `view`); an object outside it answers 404.
 - Writes need `write_action` (default `change`) on the object's scope; an object the caller can see but not
   change answers 403, as does any request for an action the caller's roles never allow.
-- Creates and updates are re-checked after the save inside the transaction, so a write that would move an
-  object out of the caller's scope is rolled back (403).
+- Every organization or tenant a create or update names is authorized for the write action *before* the
+  save (a customer may see its MSP organization, but may not write to it); the services authorize the
+  same targets on every face (accounts/authorization.py). As a second line, the saved object is
+  re-checked inside the transaction, so a write that lands outside the caller's scope is rolled back (403).
 - Every create, update and delete is written to the audit log in the same transaction.
 """
 from __future__ import annotations
@@ -18,7 +20,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
 from accounts.audit import record_change, snapshot
-from accounts.models import ApiToken, AuditAction, Membership
+from accounts.authorization import actions_on
+from accounts.models import ApiToken, AuditAction, Membership, Organization, Tenant
 from accounts.roles import Action, roles_allowing
 from portal.scoping import is_operator
 
@@ -116,6 +119,21 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         manager = type(instance)._default_manager
         return manager.all().for_user(self.request.user, action).filter(pk=instance.pk).exists()
 
+    def _authorize_targets(self, serializer) -> None:
+        """Refuse, before saving, a body naming an organization or tenant the caller may not write to."""
+        action = self.action_for_request()
+        candidates = self.write_any_of if (action == self.write_action and self.write_any_of) else (action,)
+        field_names = {field.source: name for name, field in serializer.fields.items()}
+        for name, value in serializer.validated_data.items():
+            if isinstance(value, Organization):
+                scope = {"organization": value}
+            elif isinstance(value, Tenant):
+                scope = {"tenant": value}
+            else:
+                continue
+            if not set(candidates) & actions_on(self.request.user, **scope):
+                raise PermissionDenied({field_names.get(name, name): [f"Your role does not allow '{action}' on {value}."]})
+
     def _recheck(self, instance) -> None:
         if not self._allowed(instance, self.action_for_request()):
             # Raised inside the atomic block: the save is rolled back.
@@ -133,6 +151,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         instance.delete()
 
     def perform_create(self, serializer):
+        self._authorize_targets(serializer)
         with transaction.atomic():
             instance = self.perform_save(serializer)
             serializer.instance = instance
@@ -141,6 +160,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
                 record_change(actor=self.request.user, action=AuditAction.CREATE, instance=instance, source=self.audit_source)
 
     def perform_update(self, serializer):
+        self._authorize_targets(serializer)
         with transaction.atomic():
             before = snapshot(serializer.instance)
             instance = self.perform_save(serializer)

@@ -65,7 +65,7 @@ def credentials(request, tenant_id):
             with transaction.atomic():
                 before = snapshot(credential) if credential else None
                 saved = account_services.credential_save(
-                    tenant=tenant, provider=Provider.NCM, base_url=form.cleaned_data["base_url"],
+                    actor=request.user, tenant=tenant, provider=Provider.NCM, base_url=form.cleaned_data["base_url"],
                     secrets_in=form.secrets_in(), credential=credential,
                 )
                 recheck(saved, request.user, MANAGE)

@@ -76,8 +76,9 @@ def user_new(request):
                         password=form.cleaned_data["password"], first_name=form.cleaned_data["first_name"],
                         last_name=form.cleaned_data["last_name"], home_organization=organization, home_tenant=tenant,
                     )
-                    membership = Membership.objects.create(user=user, organization=organization, tenant=tenant,
-                                                           role=form.cleaned_data["role"])
+                    membership = account_services.membership_create(
+                        actor=request.user, user=user, organization=organization, tenant=tenant,
+                        role=form.cleaned_data["role"])
                     recheck(user, request.user, MANAGE)
                     recheck(membership, request.user, MANAGE)
                     record_change(actor=request.user, action=AuditAction.CREATE, instance=user, source="ui")
@@ -144,7 +145,8 @@ def membership_add(request, user_id):
         return redirect("ui:user-detail", user_id=member.pk)
     organization, tenant = form.cleaned_data["scope"]
     with transaction.atomic():
-        membership = Membership.objects.create(user=member, organization=organization, tenant=tenant, role=form.cleaned_data["role"])
+        membership = account_services.membership_create(
+            actor=request.user, user=member, organization=organization, tenant=tenant, role=form.cleaned_data["role"])
         recheck(membership, request.user, MANAGE)
         record_change(actor=request.user, action=AuditAction.CREATE, instance=membership, source="ui")
     messages.success(request, f"{member.username} is now {membership.get_role_display()} on {organization or tenant}.")
@@ -170,8 +172,7 @@ def membership_change(request, user_id, membership_id):
         return redirect("ui:user-detail", user_id=membership.user_id)
     with transaction.atomic():
         before = snapshot(membership)
-        membership.role = form.cleaned_data["role"]
-        membership.save(update_fields=["role", "updated_at"])
+        account_services.membership_update(actor=request.user, membership=membership, role=form.cleaned_data["role"])
         recheck(membership, request.user, MANAGE)
         record_change(actor=request.user, action=AuditAction.UPDATE, instance=membership, before=before,
                       after=snapshot(membership), source="ui")
@@ -186,7 +187,7 @@ def membership_remove(request, user_id, membership_id):
     with transaction.atomic():
         record_change(actor=request.user, action=AuditAction.DELETE, instance=membership, before=snapshot(membership), source="ui")
         scope = membership.organization or membership.tenant
-        membership.delete()
+        account_services.membership_delete(actor=request.user, membership=membership)
     messages.success(request, f"Role on {scope} removed.")
     return redirect("ui:user-detail", user_id=user_id)
 
@@ -200,7 +201,7 @@ def user_set_active(request, user_id):
         raise PermissionDenied("This user also holds roles outside what you manage; ask their organization's admin.")
     with transaction.atomic():
         before = snapshot(member)
-        account_services.user_update(user=member, is_active=active)
+        account_services.user_update(actor=request.user, user=member, is_active=active)
         record_change(actor=request.user, action=AuditAction.UPDATE, instance=member, before=before,
                       after=snapshot(member), source="ui")
     messages.success(request, f"{member.username} is {'active again' if active else 'deactivated: they can no longer sign in or use API tokens'}.")

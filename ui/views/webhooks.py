@@ -76,7 +76,7 @@ def webhook_new(request):
             try:
                 with transaction.atomic():
                     webhook, clear = webhook_services.webhook_save(
-                        url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=organization,
+                        actor=request.user, url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=organization,
                         tenant=tenant, enabled=form.cleaned_data["enabled"], description=form.cleaned_data["description"],
                     )
                     recheck(webhook, request.user, MANAGE)
@@ -135,7 +135,7 @@ def webhook_detail(request, webhook_id):
             with transaction.atomic():
                 before = snapshot(webhook)
                 webhook, _ = webhook_services.webhook_save(
-                    url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=webhook.organization,
+                    actor=request.user, url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=webhook.organization,
                     tenant=webhook.tenant, enabled=form.cleaned_data["enabled"], description=form.cleaned_data["description"],
                     webhook=webhook,
                 )

@@ -30,7 +30,7 @@ class WebhookSerializer(ScopedModelSerializer):
             return validated_data.get(name, getattr(instance, name, default) if instance else default)
 
         webhook, clear = services.webhook_save(
-            url=pick("url"), events=pick("events", []), organization=pick("organization"), tenant=pick("tenant"),
+            actor=self.context["request"].user, url=pick("url"), events=pick("events", []), organization=pick("organization"), tenant=pick("tenant"),
             enabled=pick("enabled", True), description=pick("description", ""), secret=validated_data.get("secret"),
             webhook=instance,
         )
