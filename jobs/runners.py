@@ -63,6 +63,7 @@ ROUTER_STATE_MAX_AGE = 60  # seconds a bulk read of routers' states is trusted b
 CONFIRM_INLINE_SECONDS = 10  # a drainer waits this long in place for quick reboots before rescheduling itself
 CONFIRM_DURING_SENDING_SECONDS = 15  # while a long reboot job is being sent, check NCM's evidence this often
 CONFIRM_LOCK_SECONDS = 30  # one drainer checks a job's reboots at a time; a dead one's turn passes after this
+CONFIRM_RETRY_SECONDS = 10.0  # a drainer that found another checking comes back this much later
 
 
 def reboot_confirm_timeout() -> timedelta:
@@ -353,11 +354,13 @@ def _settle_unconfirmed(client, job: Job, expired: list[JobItem]) -> None:
 
 def confirm_reboots(client, job: Job, *, deadline: float | None = None, wait: bool = True) -> float | None:
     """Settle the job's accepted reboots from NCM's evidence. Returns the seconds until the next check, or None
-    when none await (or another drainer is checking). With `wait`, waits in place while the next check is due
+    when none await. With `wait`, waits in place while the next check is due
     within seconds (quick reboots settle without rescheduling)."""
     lock, token = f"jobs:confirm:{job.pk}", uuid.uuid4().hex
     if not cache.add(lock, token, CONFIRM_LOCK_SECONDS):
-        return None
+        # Another drainer is checking, or was and died holding the turn: come back, and take over once it passes.
+        waiting = JobItem.objects.filter(job_id=job.pk, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF)
+        return CONFIRM_RETRY_SECONDS if waiting.exists() else None
     try:
         inline_until = time.monotonic() + CONFIRM_INLINE_SECONDS
         while True:

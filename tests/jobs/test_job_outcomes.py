@@ -109,6 +109,28 @@ def test_sweep_redrives_reboots_awaiting_confirmation(sims, operator_user, setti
     assert JobItem.objects.get(job=job).status == ItemStatus.DISPATCHED  # not reaped: NCM's to confirm
 
 
+def test_drainer_dying_with_the_confirmation_turn_does_not_strand_the_job(sims, operator_user, monkeypatch):
+    """A drainer killed while checking NCM holds the job's confirmation turn until it expires: the others keep
+    coming back (never give up) and take over."""
+    import time
+
+    from django.core.cache import cache
+
+    sim = sims.start(routers=20, seed=31, keys=sim_keys("o3c"), reboot_s=0.2)
+    tenant = synced_tenant(sim)
+    online, _ = _online_offline(tenant, 1, 0)
+    monkeypatch.setattr(runners, "CONFIRM_INLINE_SECONDS", 0)
+    job = services.job_create(user=operator_user, tenant=tenant, kind="reboot", router_ids=[online[0].pk])
+    services.job_start(job.pk)
+    cache.set(f"jobs:confirm:{job.pk}", "a-dead-drainer", 30)
+    assert runners.run_job(job.pk) == runners.CONFIRM_RETRY_SECONDS  # sent; checking is the dead one's turn
+    assert JobItem.objects.get(job=job).status == ItemStatus.DISPATCHED
+    cache.delete(f"jobs:confirm:{job.pk}")  # its turn expires
+    time.sleep(0.4)
+    assert runners.run_job(job.pk) is None
+    assert JobItem.objects.get(job=job).status == ItemStatus.SUCCEEDED
+
+
 def test_reboot_confirmed_by_uptime_when_ncm_raises_no_alert(sims, operator_user, monkeypatch):
     """Accounts without reboot alerts configured: the router's links' uptime restarting is the evidence."""
     import time
