@@ -25,7 +25,7 @@ from jobs.services import SPEED_TEST_TYPES
 from ncm_sync.models import Group
 from ui import mirror
 from ui.access import TenantPermissions, tenant_or_404
-from ui.tables import Column, DataTable
+from ui.tables import Column, DataTable, when_column
 from ui.templatetags.ui import badge
 from ui.views.tenant import ROUTER_STATES, tenant_context
 
@@ -279,8 +279,8 @@ def job_list(request, tenant_id):
         Column("succeeded", "Succeeded", value=lambda j: (j.counts or {}).get("succeeded", 0), css="num", clickable=False),
         Column("failed", "Failed", value=lambda j: (j.counts or {}).get("failed", 0), css="num", clickable=False),
         Column("by", "By", value="created_by.username", order_by="created_by__username"),
-        Column("created", "Created", value=lambda j: j.created_at.isoformat(), order_by="created_at", clickable=False),
-        Column("scheduled", "Scheduled for", value=lambda j: j.scheduled_for.isoformat() if j.scheduled_for else "", order_by="scheduled_for", clickable=False),
+        when_column("created", "Created", "created_at", order_by="created_at"),
+        when_column("scheduled", "Scheduled for", "scheduled_for", order_by="scheduled_for", never="—"),
     ]
     table = DataTable(
         request, qs, columns, table_id="jobs-table", title=f"{tenant.name}: jobs", export_name=f"{tenant.slug}-jobs",

@@ -12,7 +12,7 @@ from ncm_sync.selectors import overview_totals
 from ui import selectors
 from ui.access import is_customer
 from ui.tables import Column, DataTable, Grouping
-from ui.humanize import when
+from ui.humanize import plural, when
 from ui.templatetags.ui import badge
 
 
@@ -103,7 +103,7 @@ def overview(request):
          "hint": "Routers (not modems) online in every tenant you can see"},
         {"label": "Tenants with offline routers", "value": totals["tenants_offline"], "url": "?offline=1",
          "active": af.get("offline") == "1", "css": "bad", "key": "offline",
-         "hint": f"{totals['offline']} routers offline"},
+         "hint": f"{plural(totals['offline'], 'router')} offline"},
         {"label": "Open alerts", "value": totals["alerts"], "url": "?alerting=1",
          "active": af.get("alerting") == "1", "css": "warn", "key": "alerting",
          "hint": f"Problems nobody has acknowledged, in {totals['tenants_alerting']} tenants (events such as a router "
