@@ -309,3 +309,30 @@ def test_a_first_sync_is_announced_and_the_pages_fill_in_when_it_finishes(deskto
     pg.wait_for_selector("#first-sync[data-pending='0']", timeout=10000)
     row = pg.locator("#tenants-table tbody tr", has_text="New Customer")
     assert "just now" in row.inner_text() and "first sync" not in row.inner_text()
+
+
+def test_times_read_in_the_viewers_time_zone_and_counts_in_words(browser, live_server, sim_world):  # noqa: F811
+    """Item 17: relative times, the exact local time on hover (the browser's time zone), "1 router"."""
+    from ncm_sync.models import Router
+
+    context = browser.new_context(viewport=DESKTOP, timezone_id="America/Chicago", locale="en-US")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    try:
+        sign_in(pg, live_server.url, "msp-tech")
+        pg.wait_for_selector("#tenants-table")
+        synced = pg.locator("#tenants-table td[data-col=sync] time").first
+        assert synced.inner_text() == "just now"
+        title = synced.get_attribute("title")
+        assert re.search(r"20\d\d", title) and re.search(r"\d{1,2}:\d\d:\d\d", title) and "CST" in title, title
+        pg.click("#tenants-table td[data-col=name] a:text-is('Bakery Chain')")
+        pg.wait_for_selector("#routers-table tbody tr[data-id]")
+        assert "data synced just now" in pg.inner_text("#tenant-subtitle")
+        since = pg.locator("#routers-table td[data-col=since] time").first
+        assert "CST" in since.get_attribute("title") and not ISO.search(since.inner_text())
+        serial = Router.objects.filter(tenant=sim_world["bakery"], deleted_at__isnull=True).first().serial_number
+        pg.fill("form[data-search-for=routers-table] input[name=q]", serial)
+        pg.wait_for_function("document.querySelector('#routers-table [data-total]').textContent.trim() === '1'")
+        assert re.fullmatch(r"1 router matching “.+”", pg.inner_text("#routers-table .table-options .summary"))
+    finally:
+        context.close()
