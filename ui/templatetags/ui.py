@@ -49,6 +49,16 @@ def customer_view(context) -> bool:
     return bool(request) and is_customer(request.user)
 
 
+@register.simple_tag(takes_context=True)
+def portal_name(context) -> str:
+    """"NCM MSP Portal" for an MSP's staff; "NCM Portal" for customers and on the sign-in page (shared by both)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and not is_customer(user):
+        return "NCM MSP Portal"
+    return "NCM Portal"
+
+
 @register.inclusion_tag("ui/_sidebar.html", takes_context=True)
 def sidebar(context):
     request = context["request"]
