@@ -278,10 +278,15 @@ def validate_base_url(value: str) -> str:
     return value
 
 
+# A hint shows a secret's last four characters, so people can tell keys apart, when the secret is long enough
+# (8+) that four characters leave at least as many hidden; shorter ones show no characters at all.
+HINT_MIN_LENGTH = 8
+
+
 def mask_secret(value: str) -> str:
     if not value:
         return ""
-    return "••••" + value[-4:] if len(value) >= 12 else "••••"
+    return "••••" + value[-4:] if len(value) >= HINT_MIN_LENGTH else "••••"
 
 
 def credential_save(

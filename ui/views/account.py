@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,9 +18,11 @@ from django_otp import login as otp_login
 from django_otp import devices_for_user
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services as account_services
 from accounts.audit import record_change, snapshot
-from accounts.models import AuditAction, Organization
+from accounts.models import ApiToken, AuditAction, Organization, Tenant
 from accounts.roles import Action
+from ui.forms import apply_errors
 from ui.twofactor import SESSION_PENDING_KEY, requires_two_factor
 
 DEVICE_NAME = "Authenticator app"
@@ -160,8 +162,8 @@ def org_security(request):
     if request.method == "POST":
         org = get_object_or_404(Organization.objects.for_user(request.user, Action.MANAGE_USERS), pk=request.POST.get("organization"))
         before = snapshot(org)
-        org.require_two_factor = request.POST.get("require_two_factor") == "on"
-        org.save(update_fields=["require_two_factor", "updated_at"])
+        account_services.organization_update(actor=request.user, organization=org,
+                                             require_two_factor=request.POST.get("require_two_factor") == "on")
         record_change(actor=request.user, action=AuditAction.UPDATE, instance=org, before=before, after=snapshot(org), source="ui")
         messages.success(
             request,
@@ -169,3 +171,52 @@ def org_security(request):
         )
         return redirect("ui:org-security")
     return render(request, "ui/account/org_security.html", {"orgs": orgs})
+
+
+#
+# API tokens (the caller's own): create (shown once), bind to a tenant, read-only, revoke
+#
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. “billing export”.")
+    tenant = forms.ModelChoiceField(queryset=None, required=False, empty_label="Every tenant I can see",
+                                    help_text="Bind the token to one tenant: it sees and changes nothing else.")
+    read_only = forms.BooleanField(required=False, label="Read-only", help_text="The token can read, never change.")
+    expires_days = forms.IntegerField(required=False, min_value=1, max_value=3650, label="Expires after (days)",
+                                      help_text="Empty: never expires. Revoke it here at any time.")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = Tenant.objects.for_user(user).select_related("organization").order_by("name")
+        self.fields["tenant"].label_from_instance = lambda t: f"{t.name} ({t.organization.name})"
+
+
+@login_required
+def api_tokens(request):
+    """Your API tokens: the clear value is rendered once, in the response that creates it."""
+    form = ApiTokenForm(request.POST or None, user=request.user)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, clear = account_services.api_token_create(
+                user=request.user, name=form.cleaned_data["name"], tenant=form.cleaned_data["tenant"],
+                write_enabled=not form.cleaned_data["read_only"], expires_days=form.cleaned_data["expires_days"],
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            record_change(actor=request.user, action=AuditAction.CREATE, instance=token, source="ui")
+            created = {"token": token, "clear": clear}
+            form = ApiTokenForm(user=request.user)
+    tokens = ApiToken.objects.filter(user=request.user).select_related("tenant").order_by("revoked_at", "-created_at")
+    status = 201 if created else (400 if request.method == "POST" else 200)
+    return render(request, "ui/account/tokens.html", {"form": form, "tokens": tokens, "created": created}, status=status)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, token_id):
+    token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=token_id)
+    account_services.api_token_revoke(actor=request.user, token=token)
+    record_change(actor=request.user, action=AuditAction.ACTION, instance=token, source="ui", extra={"action": "revoke"})
+    messages.success(request, f"Token {token.prefix}… ({token.name or 'unnamed'}) is revoked: it no longer works.")
+    return redirect("ui:api-tokens")
