@@ -59,7 +59,8 @@ page_patterns = [
 
 def _with_error_pages(patterns):
     """Every page answers the portal's own 404/500 pages, also with DEBUG on (ui/views/errors.py)."""
-    return [URLPattern(p.pattern, portal_errors(p.callback), p.default_args, p.name) for p in patterns]
+    return [URLPattern(p.pattern, portal_errors(p.callback), p.default_args, p.name) if isinstance(p, URLPattern) else p
+            for p in patterns]
 
 
 # Unknown page paths (ending in "/", so CommonMiddleware still adds a missing slash) answer the portal's 404.
