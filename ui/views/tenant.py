@@ -67,11 +67,11 @@ def tenant_dashboard(request, tenant_id):
     columns = [
         Column("name", "Name", value=lambda r: r.name or r.ncm_id, order_by="name", render=_router_link(tenant), css="nowrap"),
         Column("state", "State", value="state", order_by="state", render=lambda r: badge(r.state)),
-        Column("product", "Product", value="product", order_by="product", priority=2),
+        Column("product", "Product", value="product", order_by="product", priority=2, css="nowrap"),
         Column("firmware", "Firmware", value="firmware", order_by="firmware", render=_firmware_cell),
         Column("outdated", "Firmware out of date", value=lambda r: "yes" if r.firmware_outdated else "no", priority=3, clickable=False,
                render=lambda r: format_html('<span class="badge warn">yes</span>') if r.firmware_outdated else "no"),
-        Column("group", "Group", value="group.name", order_by="group__name"),
+        Column("group", "Group", value="group.name", order_by="group__name", css="nowrap"),
         Column("serial", "Serial", value="serial_number", order_by="serial_number", priority=2),
         Column("mac", "MAC", value="mac", order_by="mac", priority=3),
         Column("ip", "IPv4", value="ipv4_address", order_by="ipv4_address", priority=2),
