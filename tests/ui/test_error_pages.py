@@ -77,3 +77,13 @@ def test_api_errors_stay_json(scene, settings):
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
     assert response.json()["detail"]
+
+
+def test_a_stale_form_answers_a_portal_page(scene):
+    own, _other, _client = scene
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user(tenant=own))
+    response = client.post(f"/t/{own.pk}/sync/now/")
+    page = response.content.decode()
+    assert response.status_code == 403 and 'class="card error-page"' in page and "Please try again" in page
+    assert "CSRF verification failed" not in page
