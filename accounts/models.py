@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Action, Role
 from portal.models import EncryptedSecretsMixin, TenantOwnedModel, TimestampedModel
+from portal.audit import AuditAction
 from portal.scoping import (
     OrganizationOrTenantScopedQuerySet,
     TenantScopedQuerySet,
@@ -318,13 +319,6 @@ class AuditEventQuerySet(TenantScopedQuerySet):
             Q(tenant__in=allowed_tenants(user, Action.VIEW_AUDIT).values("id"))
             | Q(tenant__isnull=True, organization__in=allowed_organizations(user, Action.VIEW_AUDIT).values("id"))
         )
-
-
-class AuditAction(models.TextChoices):
-    CREATE = "create", _("Create")
-    UPDATE = "update", _("Update")
-    DELETE = "delete", _("Delete")
-    ACTION = "action", _("Action")
 
 
 class AuditEvent(models.Model):

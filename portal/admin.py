@@ -1,13 +1,13 @@
 """Admin base: the same `for_user` scoping as the API for non-superuser staff, and audit of every change."""
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
 from django.db import transaction
 
-from accounts.audit import record_change, snapshot
-from accounts.authorization import ScopeDenied, actions_on
-from accounts.models import AuditAction, Organization, Tenant
-from accounts.roles import Action
+from portal.audit import AuditAction, record_change, snapshot
+from portal.authorization import ScopeDenied, actions_on
+from portal.roles import Action
 
 __all__ = ["TenantScopedAdmin", "ReadOnlyAdminMixin"]
 
@@ -52,6 +52,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         """Refuse, before saving, a form naming an organization or tenant the caller may not write to."""
         if request.user.is_superuser:
             return
+        Organization, Tenant = apps.get_model("accounts", "Organization"), apps.get_model("accounts", "Tenant")
         for value in cleaned_data.values():
             if isinstance(value, Organization) and self.write_action not in actions_on(request.user, organization=value):
                 raise ScopeDenied(f"Your role does not allow '{self.write_action}' on {value}.")

@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import models
 from django.db.models import Q
 
-from accounts.roles import Action, roles_allowing
+from portal.roles import Action, roles_allowing
 
 __all__ = [
     "TenantScopedQuerySet", "OrganizationOrTenantScopedQuerySet", "allowed_tenants", "allowed_organizations", "is_operator",

@@ -284,8 +284,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # drf-spectacular's enum hook, then ours (time fields, the NCM alert push receiver): portal/api/schema.py.
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.api.schema.postprocess"],
+    # drf-spectacular's enum hook, then ours: time fields and errors (portal/api/schema.py), the NCM alert push
+    # receiver (webhooks/api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.api.schema.postprocess",
+                            "webhooks.api.schema.document_alert_push"],
     # One name per choice set, so fields called "status" on different resources don't collide.
     "ENUM_NAME_OVERRIDES": {
         "WebhookEventEnum": "webhooks.models.Event",

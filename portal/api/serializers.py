@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.roles import Action
+from portal.roles import Action
 
 __all__ = ["ScopedPrimaryKeyRelatedField", "ScopedModelSerializer"]
 

@@ -1,14 +1,12 @@
 """Per-token throttling (a user's several tokens are throttled separately; sessions per user)."""
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.models import ApiToken
-
 
 class TokenRateThrottle(SimpleRateThrottle):
     scope = "token"
 
     def get_cache_key(self, request, view):
-        if isinstance(request.auth, ApiToken):
+        if getattr(request.auth, "pk", None) is not None:  # an API token (the only non-session auth)
             ident = f"token-{request.auth.pk}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"

@@ -14,15 +14,15 @@ extra filtering goes in `scoped_queryset(qs)`, custom actions declare `@action(r
 """
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import transaction
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
-from accounts.audit import record_change, snapshot
-from accounts.authorization import actions_on
-from accounts.models import ApiToken, AuditAction, Membership, Organization, Tenant
-from accounts.roles import Action, roles_allowing
+from portal.audit import AuditAction, record_change, snapshot
+from portal.authorization import actions_on
+from portal.roles import Action, roles_allowing
 from portal.scoping import is_operator
 
 __all__ = [
@@ -46,7 +46,7 @@ PROTECTED_METHODS = {
 def user_has_action_anywhere(user, action: str) -> bool:
     if is_operator(user):
         return True
-    return Membership.objects.filter(user=user, role__in=roles_allowing(action)).exists()
+    return apps.get_model("accounts", "Membership").objects.filter(user=user, role__in=roles_allowing(action)).exists()
 
 
 class TenantScopedViewSet(viewsets.GenericViewSet):
@@ -83,7 +83,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         action = self.action_for_request()
-        if isinstance(request.auth, ApiToken) and not request.auth.write_enabled and request.method not in SAFE_METHODS:
+        if getattr(request.user, "token_read_only", False) and request.method not in SAFE_METHODS:
             raise PermissionDenied("This API token is read-only.")
         # Detail routes are checked in get_object(): an object outside the read scope answers 404 first.
         is_detail = (self.lookup_url_kwarg or self.lookup_field) in self.kwargs
@@ -124,6 +124,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         action = self.action_for_request()
         candidates = self.write_any_of if (action == self.write_action and self.write_any_of) else (action,)
         field_names = {field.source: name for name, field in serializer.fields.items()}
+        Organization, Tenant = apps.get_model("accounts", "Organization"), apps.get_model("accounts", "Tenant")
         for name, value in serializer.validated_data.items():
             if isinstance(value, Organization):
                 scope = {"organization": value}
