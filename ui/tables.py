@@ -56,10 +56,10 @@ class Column:
             self.value = self.key
 
 
-def when_column(key: str, label: str, attr: str, order_by: str | None = None, *, mode: str = "auto",
+def when_column(key: str, label: str, attr: str | Callable, order_by: str | None = None, *, mode: str = "auto",
                 never: str = "never", **kwargs) -> Column:
-    """A moment shown as people read it ("3 minutes ago", a local date; the exact time on hover), exported as
-    ISO 8601."""
+    """A moment (`attr`: attribute path or callable) shown as people read it ("3 minutes ago", a local date; the
+    exact time on hover), exported as ISO 8601."""
     from ui.humanize import when
 
     def value(obj):

@@ -22,7 +22,7 @@ from accounts.models import AuditAction, Membership, User
 from accounts.roles import Action
 from ui.access import in_scope, recheck, require_anywhere
 from ui.forms import MembershipForm, MembershipRoleForm, UserCreateForm, apply_errors
-from ui.tables import Column, DataTable
+from ui.tables import Column, DataTable, when_column
 
 MANAGE = Action.MANAGE_USERS
 
@@ -45,8 +45,7 @@ def user_list(request):
         Column("roles", "Memberships", value="roles", order_by="roles", css="num", clickable=False),
         Column("active", "Status", value=lambda u: "active" if u.is_active else "deactivated", order_by="is_active",
                render=lambda u: format_html('<span class="badge ok">active</span>') if u.is_active else format_html('<span class="badge bad">deactivated</span>')),
-        Column("last_login", "Last sign-in", value=lambda u: u.last_login.isoformat(timespec="minutes") if u.last_login else "",
-               order_by="last_login", clickable=False),
+        when_column("last_login", "Last sign-in", "last_login", order_by="last_login"),
     ]
     table = DataTable(
         request, qs, columns, table_id="users-table", title="Users", export_name="users",

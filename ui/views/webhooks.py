@@ -17,7 +17,7 @@ from accounts.models import AuditAction
 from accounts.roles import Action
 from ui.access import recheck, require_anywhere
 from ui.forms import WebhookForm, apply_errors
-from ui.tables import Column, DataTable
+from ui.tables import Column, DataTable, when_column
 from ui.templatetags.ui import badge
 from webhooks import services as webhook_services
 from webhooks.models import DeliveryStatus, Event, Webhook, WebhookDelivery
@@ -49,7 +49,7 @@ def webhook_list(request):
         Column("state", "State", value=lambda w: "enabled" if w.enabled else f"disabled: {w.disabled_reason}".rstrip(": "),
                order_by="enabled", render=_state),
         Column("failures", "Failed in a row", value="consecutive_failures", order_by="consecutive_failures", css="num", clickable=False),
-        Column("created", "Created", value=lambda w: w.created_at.isoformat(timespec="minutes"), order_by="created_at", clickable=False),
+        when_column("created", "Created", "created_at", order_by="created_at"),
     ]
     table = DataTable(
         request, qs, columns, table_id="webhooks-table", title="Webhooks", export_name="webhooks",
@@ -98,7 +98,7 @@ def _deliveries_table(request, webhook) -> DataTable:
     qs = WebhookDelivery.objects.for_user(request.user, MANAGE).filter(webhook=webhook).select_related("tenant")
     redeliver_url = lambda d: reverse("ui:webhook-redeliver", args=[webhook.pk, d.pk])  # noqa: E731
     columns = [
-        Column("created", "Created", value=lambda d: d.created_at.isoformat(timespec="seconds"), order_by="created_at", clickable=False),
+        when_column("created", "Created", "created_at", order_by="created_at"),
         Column("event", "Event", value="event", order_by="event"),
         Column("tenant", "Tenant", value="tenant.name", order_by="tenant__name"),
         Column("status", "Status", value="status", order_by="status", render=lambda d: badge(d.status, d.get_status_display())),
@@ -110,10 +110,9 @@ def _deliveries_table(request, webhook) -> DataTable:
         Column("attempts", "Attempts", value="attempts", order_by="attempts", css="num", clickable=False),
         Column("code", "Response", value="response_code", order_by="response_code", css="num", clickable=False),
         Column("error", "Error", value="error", render=lambda d: format_html('<span class="error">{}</span>', d.error) if d.error else ""),
-        Column("last", "Last attempt", value=lambda d: d.last_attempt_at.isoformat(timespec="seconds") if d.last_attempt_at else "",
-               order_by="last_attempt_at", clickable=False),
-        Column("next", "Next attempt", value=lambda d: d.next_attempt_at.isoformat(timespec="seconds") if d.next_attempt_at and d.status != DeliveryStatus.SUCCEEDED else "",
-               order_by="next_attempt_at", clickable=False),
+        when_column("last", "Last attempt", "last_attempt_at", order_by="last_attempt_at", never="—"),
+        when_column("next", "Next attempt", lambda d: d.next_attempt_at if d.status != DeliveryStatus.SUCCEEDED else None,
+                    order_by="next_attempt_at", never="—"),
         Column("msg_id", "webhook-id", value="msg_id", css="hide-col"),
     ]
     return DataTable(
