@@ -267,6 +267,7 @@ def test_sync_page_refreshes_when_the_run_finishes(desktop, live_server, sim_wor
     assert pg.url == url  # no reload, no navigation
     # Polling stops once the run is over.
     assert pg.get_attribute("#sync-active", "hx-trigger") is None
+    shot(pg, "sync-finished-1440")
 
 
 def test_a_first_sync_is_announced_and_the_pages_fill_in_when_it_finishes(desktop, live_server, sim_world, monkeypatch):

@@ -351,7 +351,7 @@ def sync_runs(request, tenant_id):
         Column("id", "Run", value="pk", order_by="id", clickable=False),
         when_column("created", "Requested", "created_at", order_by="created_at"),
         Column("trigger", "Trigger", value="trigger", order_by="trigger", priority=2),
-        Column("by", "By", value="requested_by.username", priority=2),
+        Column("by", "By", value="requested_by.username", priority=2, css="nowrap"),
         Column("status", "Status", value="status", order_by="status", render=lambda r: badge(r.status, r.get_status_display())),
         Column("duration", "Duration (s)", value=lambda r: f"{r.duration:.1f}" if r.duration is not None else "", css="num", clickable=False),
         Column("api_calls", "NCM calls", value="api_calls", order_by="api_calls", css="num", clickable=False),
