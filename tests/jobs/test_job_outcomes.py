@@ -191,6 +191,26 @@ def test_config_push_refreshes_the_mirrored_configuration_when_it_finishes(sims,
     assert after["individual"][0]["system"]["system_id"] == "pushed-by-portal", after
 
 
+def test_router_page_shows_a_push_to_a_router_without_configuration_at_once(sims, operator_user):
+    """The issue's case: a router with no group and no individual configuration. After the push (no sync since)
+    its page shows the pushed setting, not "Neither the group nor the router sets any configuration"."""
+    from tests.ui.test_pages import body, login
+
+    sim = sims.start(routers=20, seed=38, keys=sim_keys("o6b"))
+    tenant = synced_tenant(sim)
+    bare = [m.router for m in ConfigurationManager.objects.filter(tenant=tenant, router__state="online", router__group__isnull=True)
+            .select_related("router") if not (m.data.get("configuration") or [{}])[0]]
+    assert bare, "seed 38 has online routers without group or individual configuration"
+    router, page_url = bare[0], f"/t/{tenant.pk}/routers/{bare[0].pk}/"
+    client = login(operator_user)
+    assert "Neither the group nor the router sets any configuration" in body(client.get(page_url))
+    job = drain(services.job_create(user=operator_user, tenant=tenant, kind="config_push", router_ids=[router.pk],
+                                    parameters={"mode": "patch", "diff": [{"system": {"system_id": "first-setting"}}, []]}))
+    assert job.status == JobStatus.SUCCEEDED
+    page = body(client.get(page_url))
+    assert "Neither the group nor the router sets any configuration" not in page and "first-setting" in page
+
+
 def test_group_config_push_refreshes_the_mirrored_group(sims, operator_user):
     from ncm_sync.models import Group
 
