@@ -333,12 +333,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 1500
 CELERY_TASK_TIME_LIMIT = 1800
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Queues are chosen here only (beat entries and apply_async calls name none).
 CELERY_TASK_ROUTES = {
     "ncm_sync.tasks.sync_*": {"queue": "sync"},
     # Short periodic sweeps never wait behind a backlog of syncs or job drainers.
     "ncm_sync.tasks.dispatch_due_syncs": {"queue": "interactive"},
     "jobs.tasks.resume_stalled_jobs_task": {"queue": "interactive"},
-    "jobs.tasks.run_job_item*": {"queue": "bulk"},
     "jobs.tasks.*": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -348,12 +348,12 @@ CELERY_BEAT_SCHEDULE = {
     "ncm_sync.dispatch_due_syncs": {
         "task": "ncm_sync.tasks.dispatch_due_syncs",
         "schedule": SYNC_DISPATCH_INTERVAL_SECONDS,
-        "options": {"expires": max(5.0, SYNC_DISPATCH_INTERVAL_SECONDS - 5), "queue": "interactive"},
+        "options": {"expires": max(5.0, SYNC_DISPATCH_INTERVAL_SECONDS - 5)},
     },
     "jobs-resume-stalled": {
         "task": "jobs.tasks.resume_stalled_jobs_task",
         "schedule": 60.0,
-        "options": {"expires": 55, "queue": "interactive"},
+        "options": {"expires": 55},
     },
     "webhooks-dispatch-due-deliveries": {
         "task": "webhooks.tasks.dispatch_due_webhook_deliveries",

@@ -90,7 +90,7 @@ def _lost_message(run: SyncRun) -> str:
 def _enqueue(run: SyncRun) -> None:
     from ncm_sync.tasks import sync_tenant_task
 
-    sync_tenant_task.apply_async(args=[run.pk], queue="sync")
+    sync_tenant_task.apply_async(args=[run.pk])  # the `sync` queue (settings.CELERY_TASK_ROUTES)
 
 
 def request_sync(*, tenant: Tenant, user=None, trigger: str = SyncTrigger.MANUAL, enqueue: bool = True) -> tuple[SyncRun, bool]:

@@ -16,7 +16,7 @@ from ncm_sync.services.runs import DISPATCHER_LAST_RUN_KEY
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes and reopens database connections
-def test_beat_schedules_the_dispatcher_with_no_management_command():
+def test_beat_schedules_the_dispatcher_with_no_management_command(settings):
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
 
@@ -32,9 +32,13 @@ def test_beat_schedules_the_dispatcher_with_no_management_command():
         assert task in by_task, sorted(by_task)
     dispatcher = PeriodicTask.objects.get(task="ncm_sync.tasks.dispatch_due_syncs")
     assert dispatcher.enabled and dispatcher.interval.every <= 60 and dispatcher.interval.period == "seconds"
-    # Its queue is one the deployed worker consumes, and never behind a backlog of syncs.
-    assert dispatcher.queue == "interactive"
+    # Queues are declared once, in the routes: the dispatcher goes to one the deployed worker consumes, never
+    # behind a backlog of syncs; syncs to `sync`.
+    assert not dispatcher.queue
+    assert not any(entry.get("options", {}).get("queue") for entry in settings.CELERY_BEAT_SCHEDULE.values())
     assert app.amqp.router.route({}, "ncm_sync.tasks.dispatch_due_syncs")["queue"].name == "interactive"
+    assert app.amqp.router.route({}, "jobs.tasks.resume_stalled_jobs_task")["queue"].name == "interactive"
+    assert app.amqp.router.route({}, "ncm_sync.tasks.sync_tenant_task")["queue"].name == "sync"
     DatabaseScheduler(app=app)  # a restarted beat installs nothing twice
     assert PeriodicTask.objects.filter(task="ncm_sync.tasks.dispatch_due_syncs").count() == 1
 
