@@ -219,21 +219,16 @@ def _per_tenant(qs, outer: str = "pk"):
     return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
 
 
-def _poor_health():
-    return NetDeviceHealth.objects.filter(deleted_at__isnull=True).filter(
-        Q(cellular_health_category__iexact="poor") | (Q(cellular_health_category="") & Q(cellular_health_score__lt=25))
-    )
-
-
 def annotate_tenant_figures(tenants: QuerySet) -> QuerySet:
-    """Per tenant: routers total/online/offline, `alerts_open` (open alerts, `open_alert_q`) and `modems_poor`."""
+    """Per tenant: routers total/online/offline, `alerts_open` (open alerts, `open_alert_q`) and `modems_poor`
+    (modems whose band is "poor": the cellular page's "Modems in poor health")."""
     live = Router.objects.filter(deleted_at__isnull=True)
     return tenants.annotate(
         routers_total=_per_tenant(live),
         routers_online=_per_tenant(live.filter(state="online")),
         routers_offline=_per_tenant(live.filter(state="offline")),
         alerts_open=_per_tenant(Alert.objects.filter(open_alert_q())),
-        modems_poor=_per_tenant(_poor_health()),
+        modems_poor=_per_tenant(with_band(live_modems()).filter(band="poor")),
     )
 
 
@@ -293,34 +288,56 @@ def with_metrics_data(qs: QuerySet) -> QuerySet:
     return qs.annotate(metrics_data=latest_metrics("data", output_field=JSONField()))
 
 
+def band() -> Coalesce:
+    """A modem's health band: NCM's latest health category when it is one of HEALTH_BANDS, otherwise the
+    dashboards' fallback on the latest signal strength (75 / 50 / 25), else "unknown". Each latest row is looked
+    up once (a CASE over the two lookups would run them again for every WHEN)."""
+    health = (
+        NetDeviceHealth.objects.filter(net_device=OuterRef("pk"), deleted_at__isnull=True).order_by(*LATEST_ORDER)
+        .annotate(lowered=Lower("cellular_health_category"))
+        .annotate(b=Case(When(lowered__in=HEALTH_BANDS, then=F("lowered")), default=Value(None), output_field=CharField()))
+        .values("b")[:1]
+    )
+    signal = (
+        NetDeviceMetrics.objects.filter(net_device=OuterRef("pk"), deleted_at__isnull=True).order_by(*LATEST_ORDER)
+        .annotate(b=Case(
+            When(signal_strength__gte=75, then=Value("excellent")),
+            When(signal_strength__gte=50, then=Value("good")),
+            When(signal_strength__gte=25, then=Value("fair")),
+            When(signal_strength__isnull=False, then=Value("poor")),
+            default=Value(None), output_field=CharField(),
+        ))
+        .values("b")[:1]
+    )
+    return Coalesce(Subquery(health), Subquery(signal), Value("unknown"), output_field=CharField())
+
+
+def with_band(qs: QuerySet) -> QuerySet:
+    """`band` alone (see `band`): what the overview's per-tenant "Modems in poor health" counts."""
+    return qs.annotate(band=band())
+
+
 def with_signal(qs: QuerySet) -> QuerySet:
-    """Signal figures of the latest metrics row, and `band`: NCM's health category when it has one, otherwise the
-    dashboards' fallback on signal strength (75 / 50 / 25), else "unknown". Expects `with_health` first."""
-    qs = qs.annotate(
+    """Signal figures of the latest metrics row, and `band` (see `band`)."""
+    return qs.annotate(
         signal_strength=latest_metrics("signal_strength"),
         rsrp=latest_metrics("rsrp"),
         rsrq=latest_metrics("rsrq"),
         sinr=latest_metrics("sinr"),
         rssi=latest_metrics("dbm"),
         metrics_updated=latest_metrics("update_ts"),
-        category_lower=Lower(Coalesce(F("health_category"), Value(""))),
+        band=band(),
     )
-    return qs.annotate(
-        band=Case(
-            When(category_lower__in=HEALTH_BANDS, then=F("category_lower")),
-            When(signal_strength__gte=75, then=Value("excellent")),
-            When(signal_strength__gte=50, then=Value("good")),
-            When(signal_strength__gte=25, then=Value("fair")),
-            When(signal_strength__isnull=False, then=Value("poor")),
-            default=Value("unknown"),
-            output_field=CharField(),
-        )
-    )
+
+
+def live_modems() -> QuerySet:
+    """Every live cellular modem (net device of type "mdm"), unscoped: callers scope it."""
+    return NetDevice.objects.filter(deleted_at__isnull=True, type="mdm")
 
 
 def modems_for(user, tenant=None, router=None, action: str = Action.VIEW) -> QuerySet:
     """Live cellular modems (net devices of type "mdm") in scope, with health, signal and band."""
-    qs = NetDevice.objects.for_user(user, action).filter(deleted_at__isnull=True, type="mdm")
+    qs = live_modems().for_user(user, action)
     if tenant is not None:
         qs = qs.filter(tenant=tenant)
     if router is not None:
@@ -329,13 +346,16 @@ def modems_for(user, tenant=None, router=None, action: str = Action.VIEW) -> Que
 
 
 def modem_figures(modems: QuerySet) -> dict[str, int]:
-    """The cellular page's stat cards, in one query: every figure counts modems (not routers)."""
-    return modems.aggregate(
-        total=Count("pk"),
-        online=Count("pk", filter=Q(router__state="online")),
-        offline=Count("pk", filter=Q(router__state="offline")),
-        **{band: Count("pk", filter=Q(band=band)) for band in HEALTH_BANDS},
-    )
+    """The cellular page's stat cards, in one query: every figure counts modems (not routers). Grouped by band
+    and router state, so each modem's band is worked out once."""
+    figures = {"total": 0, "online": 0, "offline": 0, **dict.fromkeys(HEALTH_BANDS, 0)}
+    for row in modems.order_by().values("band", "router__state").annotate(n=Count("pk")):
+        figures["total"] += row["n"]
+        if row["router__state"] in ("online", "offline"):
+            figures[row["router__state"]] += row["n"]
+        if row["band"] in HEALTH_BANDS:
+            figures[row["band"]] += row["n"]
+    return figures
 
 
 #

@@ -179,3 +179,34 @@ def test_router_and_modem_cards_say_what_they_count(world, alerts):
     # The routers table's filters are the API's (RouterFilterSet): ?alerting=1 = has_open_alerts.
     alerting = region(body(client.get(f"/t/{t0.pk}/", {"alerting": "1"})), "routers-table")
     assert f"{t0.slug}-bravo" in alerting and f"{t0.slug}-charlie" in alerting and f"{t0.slug}-alpha" not in alerting
+
+
+def test_modems_in_poor_health_agree_between_overview_and_cellular(world, alerts):
+    from ncm_sync.models import NetDevice, NetDeviceHealth, NetDeviceMetrics
+
+    t0 = world.tenants[0]
+    bravo = alerts["old"].router
+    now = timezone.now()
+
+    def row(model, ncm_id, **fields):
+        return model.objects.create(tenant=t0, ncm_id=ncm_id, first_seen_at=now, last_seen_at=now, content_hash="x", **fields)
+
+    # No category from NCM, a low health score but a strong signal: the band (signal fallback) is excellent.
+    strong = row(NetDevice, "m-strong", name="mdm-int2", type="mdm", router=bravo)
+    row(NetDeviceHealth, "h-strong", net_device=strong, cellular_health_score=10, cellular_health_category="")
+    row(NetDeviceMetrics, "s-strong", net_device=strong, signal_strength=80)
+    # A modem NCM no longer lists, whose health row is still live: not a modem any page shows.
+    gone = row(NetDevice, "m-gone", name="mdm-int3", type="mdm", router=bravo, deleted_at=now)
+    row(NetDeviceHealth, "h-gone", net_device=gone, cellular_health_score=5, cellular_health_category="poor")
+    # A poor modem with an older, better health row: the latest row decides.
+    weak = row(NetDevice, "m-weak", name="mdm-int4", type="mdm", router=bravo)
+    row(NetDeviceHealth, "h-weak-old", net_device=weak, cellular_health_score=90, cellular_health_category="excellent")
+    NetDeviceHealth.objects.filter(ncm_id="h-weak-old").update(last_seen_at=now - timedelta(hours=2))
+    row(NetDeviceHealth, "h-weak", net_device=weak, cellular_health_score=15, cellular_health_category="Poor")
+
+    client = login(world.actor(Role.READ_ONLY, "org", 0).user)
+    rows = region(body(client.get("/")), "tenants-table")
+    row_html = rows[rows.index(f'<tr data-id="{t0.pk}"'):]
+    overview = int(re.search(r'data-col="poor"[^>]*data-text="(\d+)"', row_html[: row_html.index("</tr>")]).group(1))
+    cellular = card(body(client.get(f"/t/{t0.pk}/cellular/")), "poor")
+    assert overview == cellular == 2  # the fleet's bravo modem and "weak"
