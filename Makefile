@@ -27,9 +27,10 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(PY) scripts/demo.py
 
-## make test: the whole suite against real PostgreSQL and Redis.
+## make test: the import layers (lint-imports), then the whole suite against real PostgreSQL and Redis.
 test: install-dev
 	@$(PY) scripts/check_services.py
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make bench: the sync and jobs benchmarks (prints figures; not part of the test suite).

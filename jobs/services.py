@@ -31,6 +31,7 @@ from jobs.models import (
 )
 from jobs.formatting import counts_summary
 from ncm_sync.models import Group, Router
+from portal.events import announce
 
 logger = logging.getLogger(__name__)
 
@@ -296,9 +297,7 @@ def job_finish_if_done(job_id: int) -> Job | None:
         job_log(job, f"Finished: {job.get_status_display().lower()} — {counts_summary(counts)}")
         record_change(actor=None, action=AuditAction.ACTION, instance=job, source="job",
                       extra={"action": "finished", "status": job.status, "counts": counts})
-        from webhooks.services import emit_event
-
-        emit_event(tenant=job.tenant, event="job.finished",
+        announce(tenant=job.tenant, event="job.finished",
                    data={"job": job.pk, "kind": job.kind, "status": job.status, "counts": counts})
     return job
 

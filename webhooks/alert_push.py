@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Tenant
+from ncm_sync.events import alert_event_data, announce_alert_created, announce_synced_alerts  # noqa: F401
 from portal.crypto import decrypt_json, encrypt_json
 from webhooks.models import AlertPushReceiver
 
@@ -271,42 +272,6 @@ def store_alert(*, tenant_id: int, obj: dict):
     return alert, created
 
 
-def alert_event_data(alert) -> dict:
-    return {
-        "alert": alert.pk,
-        "ncm_id": alert.ncm_id,
-        "type": alert.type,
-        "router": alert.router_id,
-        "friendly_info": alert.friendly_info,
-        "created_at": alert.ncm_created_at.isoformat() if alert.ncm_created_at else None,
-        "detected_at": alert.detected_at.isoformat() if alert.detected_at else None,
-    }
-
-
-def emit_alert_created(alert) -> None:
-    from webhooks.services import emit_event
-
-    emit_event(tenant=alert.tenant, event="alert.created", data=alert_event_data(alert))
-
-
-# A sync that finds more new alerts than this (an outage's backlog) emits events for the newest ones only.
-MAX_SYNC_ALERT_EVENTS = 1000
-
-
-def emit_synced_alerts(*, tenant_id: int, first_seen_at, initial: bool) -> int:
-    """`alert.created` for the alerts a sync run inserted (rows whose first_seen_at is the run's time).
-
-    Not on a tenant's first alert sync (`initial`): that listing is history, not news. Pushed alerts were
-    announced when pushed, and the sync never re-inserts them (one row per NCM id).
-    """
-    from ncm_sync.models import Alert
-
-    if initial:
-        return 0
-    new = list(
-        Alert.objects.filter(tenant_id=tenant_id, first_seen_at=first_seen_at)
-        .select_related("tenant").order_by("-ncm_created_at", "-id")[:MAX_SYNC_ALERT_EVENTS]
-    )
-    for alert in reversed(new):
-        emit_alert_created(alert)
-    return len(new)
+# Alert events are the mirror's (ncm_sync/events.py); kept here under their old names for callers.
+emit_alert_created = announce_alert_created
+emit_synced_alerts = announce_synced_alerts

@@ -124,6 +124,11 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 #
 # Events
 #
+def deliver_domain_event(sender, *, tenant: Tenant, event: str, data: dict, **kwargs) -> None:
+    """Receiver of portal.events.domain_event: queue deliveries to the webhooks subscribed to it."""
+    emit_event(tenant=tenant, event=event, data=data)
+
+
 def emit_event(*, tenant: Tenant, event: str, data: dict) -> list[WebhookDelivery]:
     """Queue `event` for every enabled subscription of the tenant or of its organization."""
     if event not in Event.values:

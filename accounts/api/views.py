@@ -1,20 +1,9 @@
 """API views for accounts. Thin: scoping, permissions and audit come from the base viewset."""
-from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.decorators import action
-from rest_framework.response import Response
-
 from accounts import filtersets, services
 from accounts.api import serializers
 from accounts.models import ApiToken, AuditEvent, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
-from ncm_sync.api.serializers import SyncRunSerializer
-from ncm_sync.services import request_sync
 from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet
-from webhooks.alert_push import receiver_rotate
-from webhooks.api.serializers import AlertPushReceiverSerializer
-
 
 
 class OrganizationViewSet(TenantScopedModelViewSet):
@@ -30,7 +19,8 @@ class OrganizationViewSet(TenantScopedModelViewSet):
 
 
 class TenantViewSet(TenantScopedModelViewSet):
-    """Customer accounts of an MSP."""
+    """Customer accounts of an MSP. Their actions live with the apps that own them: `sync` in ncm_sync,
+    `alert-push` in webhooks (each registered on the same `tenants/` prefix)."""
 
     queryset = Tenant.objects.all()
     serializer_class = serializers.TenantSerializer
@@ -43,44 +33,6 @@ class TenantViewSet(TenantScopedModelViewSet):
 
     def perform_delete(self, instance):
         services.tenant_delete(actor=self.request.user, tenant=instance)
-
-    @extend_schema(request=None, responses={202: SyncRunSerializer})
-    @action(detail=True, methods=["post"], required_action=Action.SYNC)
-    def sync(self, request, pk=None):
-        """Start a sync of this tenant's NCM data: 202 with the new run (or the one already queued/running)."""
-        tenant = self.get_object()
-        run, created = request_sync(tenant=tenant, user=request.user)
-        self.audit_action(tenant, "sync", {"sync_run": run.pk, "created": created})
-        return Response(SyncRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(
-        request=None,
-        responses={
-            201: OpenApiResponse(AlertPushReceiverSerializer, description="The receiver was created."),
-            200: OpenApiResponse(AlertPushReceiverSerializer, description="The receiver was rotated: the previous "
-                                 "URL and secret no longer work."),
-        },
-        examples=[OpenApiExample("Receiver", response_only=True, value={
-            "tenant": 7, "url": "https://portal.example.com/hooks/ncm/Yp3...Q/", "secret": "kJ8...w",
-            "created_at": "2026-11-24T07:00:00Z", "rotated_at": None,
-        })],
-    )
-    @action(detail=True, methods=["post"], url_path="alert-push", required_action=Action.MANAGE_CREDENTIALS)
-    def alert_push(self, request, pk=None):
-        """Create or rotate the tenant's NCM alert push receiver: answers `{url, secret}`, shown this once.
-
-        In NCM, create an alert push destination (`POST /api/v2/alert_push_destinations/`) with
-        `endpoint.url` = `url` and `authentication.secret` = `secret`, then an alert rule sending to it.
-        Pushed alerts appear in `/api/v1/alerts/` within seconds; a push with a missing or wrong
-        `x-cp-signature` answers 401 and stores nothing.
-        """
-        tenant = self.get_object()
-        rotating = hasattr(tenant, "alert_push_receiver")
-        receiver, token, secret = receiver_rotate(tenant=tenant)
-        self.audit_action(tenant, "alert_push_rotate" if rotating else "alert_push_create", {"receiver": receiver.pk})
-        url = request.build_absolute_uri(reverse("ncm-alert-push", kwargs={"token": token}))
-        data = AlertPushReceiverSerializer({"receiver": receiver, "url": url, "secret": secret}).data
-        return Response(data, status=status.HTTP_200_OK if rotating else status.HTTP_201_CREATED)
 
 
 class UserViewSet(TenantScopedModelViewSet):

@@ -4,17 +4,19 @@ Alerts add the portal's acknowledgement (acknowledge / unacknowledge) and per-te
 devices and alerts export as CSV (`?format=csv`); every mirror list and detail has ETags.
 """
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.models import Tenant
 from accounts.roles import Action
-
 from ncm_sync import filtersets, selectors
 from ncm_sync.api import serializers
 from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
+from ncm_sync.services import request_sync
 from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
 from portal.api.export import ETagMixin, ExportableListMixin
-from portal.api.viewsets import TenantScopedReadOnlyViewSet
+from portal.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 
 
 class MirrorViewSet(ETagMixin, TenantScopedReadOnlyViewSet):
@@ -139,3 +141,19 @@ class SyncRunViewSet(TenantScopedReadOnlyViewSet):
     filterset_class = filtersets.SyncRunFilterSet
     ordering = ["-created_at", "-id"]
     ordering_fields = ["id", "created_at", "started_at", "finished_at", "api_calls"]
+
+
+class TenantSyncViewSet(TenantScopedViewSet):
+    """`POST tenants/{id}/sync/`: the sync action of a tenant, owned by the app that syncs."""
+
+    queryset = Tenant.objects.all()
+    serializer_class = serializers.SyncRunSerializer
+
+    @extend_schema(request=None, responses={202: serializers.SyncRunSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.SYNC)
+    def sync(self, request, pk=None):
+        """Start a sync of this tenant's NCM data: 202 with the new run (or the one already queued/running)."""
+        tenant = self.get_object()
+        run, created = request_sync(tenant=tenant, user=request.user)
+        self.audit_action(tenant, "sync", {"sync_run": run.pk, "created": created})
+        return Response(serializers.SyncRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED)

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Credential, Provider, SyncStatus, Tenant
-from ncm_sync.events import announce_router_transitions, announce_sync_failed, router_states
+from ncm_sync.events import announce_router_transitions, announce_sync_failed, announce_synced_alerts, router_states
 from ncm_sync.client import (
     NcmAuthError,
     NcmError,
@@ -274,13 +274,11 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
 
 
 def _announce_new_alerts(tenant_id: int, engine: TenantSync, figures: dict) -> None:
-    """Outbound `alert.created` for the alerts this run inserted (webhooks.alert_push; not on a first sync)."""
+    """`alert.created` for the alerts this run inserted (ncm_sync/events.py; not on a first sync)."""
     if not figures.get("alerts", {}).get("created"):
         return
-    from webhooks.alert_push import emit_synced_alerts
-
     try:
-        emit_synced_alerts(tenant_id=tenant_id, first_seen_at=engine.now, initial=not engine.alerts_cursor)
+        announce_synced_alerts(tenant_id=tenant_id, first_seen_at=engine.now, initial=not engine.alerts_cursor)
     except Exception:  # noqa: BLE001 - the sync itself succeeded; never fail it for a notification
         logger.exception("alert.created events of tenant %s could not be queued", tenant_id)
 
