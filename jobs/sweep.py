@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -82,10 +82,13 @@ def start_stranded_jobs() -> list[int]:
     started = []
     for pk in stranded:
         try:
-            if services.job_start(pk):
+            with transaction.atomic():
                 services.job_log(Job.objects.get(pk=pk), "Started by the sweep: its start task had not started it.",
                                  level="warning")
-                started.append(pk)
+                if services.job_start(pk):
+                    started.append(pk)
+                else:
+                    transaction.set_rollback(True)  # started (or cancelled) meanwhile: no note
         except DatabaseError:
             logger.warning("sweep could not start job %s; it tries again at the next sweep", pk, exc_info=True)
     return started

@@ -149,3 +149,32 @@ def test_an_item_whose_worker_beats_is_never_reaped_one_that_stopped_is(sims, op
     JobItem.objects.filter(pk=beating.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     assert runners.reap_stale_items(job.pk) == 1
     assert "stopped" in JobItem.objects.get(pk=beating.pk).error
+
+
+def test_on_sqlite_a_start_task_failing_on_a_locked_database_is_finished_by_the_sweep(tmp_path):
+    """The demo's database: the real start task fails with SQLite's own "database is locked" (another process
+    writes), a sweep during the lock survives it, and the sweep after it finishes the job."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.celery_worker import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "PORTAL_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings", DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        PORTAL_VAR_DIR=str(tmp_path), PORTAL_ENCRYPTION_KEYS=os.environ.get(
+            "PORTAL_ENCRYPTION_KEYS", "k6Xh2JZ2a3l5gXg0Qm7h0kE9mX8rYl1w3R2c9Vt4bWs="),
+        JOBS_START_RETRIES="0", JOBS_START_GRACE_SECONDS="0",
+    )
+    done = subprocess.run([sys.executable, "-m", "tests.helpers.sqlite_sweep"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert facts["vendor"] == "sqlite"
+    assert facts["task_failed"] and "database is locked" in facts["task_error"], facts
+    assert facts["sweep_while_locked"]["stranded"] == [] and facts["status_after_task"] == "pending", facts
+    assert facts["sweep"]["stranded"] == [1], facts
+    assert facts["status"] == "succeeded" and facts["finished"], facts
+    assert facts["log"][0] == "Started by the sweep: its start task had not started it.", facts["log"]
