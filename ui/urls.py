@@ -25,6 +25,7 @@ page_patterns = [
     path("t/<int:tenant_id>/cellular/", tenant.cellular, name="cellular"),
     path("t/<int:tenant_id>/routers/<int:router_id>/", tenant.router_detail, name="router-detail"),
     path("t/<int:tenant_id>/alerts/", tenant.alerts, name="alerts"),
+    path("t/<int:tenant_id>/alerts/acknowledge/", tenant.alerts_acknowledge_view, name="alerts-acknowledge"),
     path("t/<int:tenant_id>/alerts/<int:alert_id>/acknowledge/", tenant.alert_acknowledge_view, name="alert-acknowledge"),
     path("t/<int:tenant_id>/alerts/<int:alert_id>/reopen/", tenant.alert_reopen_view, name="alert-reopen"),
     path("t/<int:tenant_id>/sync/", tenant.sync_runs, name="sync-runs"),

@@ -9,7 +9,9 @@ from accounts.audit import record_change
 from accounts.models import AuditAction
 from ncm_sync.models import Alert
 
-__all__ = ["alert_acknowledge", "alert_unacknowledge"]
+__all__ = ["alert_acknowledge", "alert_unacknowledge", "alerts_acknowledge", "BULK_ACKNOWLEDGE_LIMIT"]
+
+BULK_ACKNOWLEDGE_LIMIT = 5000
 
 
 def _audit(user, alert: Alert, name: str, source: str | None) -> None:
@@ -41,3 +43,18 @@ def alert_unacknowledge(*, alert: Alert, user=None, source: str | None = None) -
         if changed:
             _audit(user, alert, "unacknowledge", source)
     return alert
+
+
+def alerts_acknowledge(*, queryset, user, source: str) -> int:
+    """Acknowledge every unacknowledged alert of an (already scoped and filtered) queryset, at most
+    BULK_ACKNOWLEDGE_LIMIT at once, in one transaction; each one audited as a single acknowledgement is.
+    Returns how many were acknowledged (alerts acknowledged meanwhile by someone else keep theirs)."""
+    with transaction.atomic():
+        ids = list(queryset.filter(acknowledged_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:BULK_ACKNOWLEDGE_LIMIT])
+        now = timezone.now()
+        done = Alert.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=user if getattr(user, "pk", None) else None
+        )
+        for alert in Alert.objects.filter(pk__in=ids, acknowledged_at=now).select_related("tenant"):
+            _audit(user, alert, "acknowledge", source)
+    return done

@@ -210,3 +210,31 @@ def test_modems_in_poor_health_agree_between_overview_and_cellular(world, alerts
     overview = int(re.search(r'data-col="poor"[^>]*data-text="(\d+)"', row_html[: row_html.index("</tr>")]).group(1))
     cellular = card(body(client.get(f"/t/{t0.pk}/cellular/")), "poor")
     assert overview == cellular == 2  # the fleet's bravo modem and "weak"
+
+
+def test_acknowledge_every_open_alert_shown(world, alerts, client_for):
+    t0, t1 = world.tenants[0], world.tenants[1]
+    tech = world.actor(Role.FULL_ACCESS, "org", 0).user
+    client = login(tech)
+    # Only what the table shows: here the open memory alert (search + filter), not the other open ones.
+    page = body(client.get(f"/t/{t0.pk}/alerts/", {"type": "memory_utilization"}))
+    assert "Acknowledge the 1 open alert shown" in page
+    response = client.post(f"/t/{t0.pk}/alerts/acknowledge/", {"query": "type=memory_utilization"})
+    assert response.status_code == 302 and response["Location"] == f"/t/{t0.pk}/alerts/?type=memory_utilization"
+    assert Alert.objects.get(pk=alerts["old"].pk).acknowledged_by == tech
+    assert Alert.objects.get(pk=alerts["tunnel"].pk).acknowledged_at is None
+    # Then every open alert of the tenant: events stay events, the other tenant is untouched.
+    assert "Acknowledge the 3 open alerts shown" in body(client.get(f"/t/{t0.pk}/alerts/", {"status": "open"}))
+    client.post(f"/t/{t0.pk}/alerts/acknowledge/", {"query": "status=open"})
+    figures, _, api = numbers(world, client_for, t0, tech)
+    assert figures == {"overview": 0, "dashboard": 0, "alerts page": 0, "api": 0}
+    assert (api["acknowledged"], api["events"]) == (5, 1)
+    assert Alert.objects.get(pk=alerts["event"].pk).acknowledged_at is None
+    assert numbers(world, client_for, t1, tech)[0]["api"] == 1
+    assert AuditEvent.objects.filter(tenant=t0, changes___details__action="acknowledge", source="ui").count() == 4
+    assert "open alerts shown" not in body(client.get(f"/t/{t0.pk}/alerts/"))
+    # Roles without change rights get neither the button nor the action; another MSP gets 404.
+    reader = login(world.actor(Role.READ_ONLY, "org", 0).user)
+    assert reader.post(f"/t/{t1.pk}/alerts/acknowledge/", {"query": ""}).status_code == 403
+    assert login(world.actor(Role.ADMIN, "org", 1).user).post(f"/t/{t1.pk}/alerts/acknowledge/").status_code == 404
+    assert Alert.objects.filter(tenant=t1, acknowledged_at__isnull=False).count() == 0

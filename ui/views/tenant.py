@@ -5,6 +5,7 @@ from django.contrib import messages
 from datetime import timedelta, timezone as dt_timezone
 
 from django.contrib.auth.decorators import login_required
+from django.http import QueryDict
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,7 +21,7 @@ from accounts.roles import Action
 from ncm_sync import selectors as ncm
 from ncm_sync.filtersets import AlertFilterSet, NetDeviceFilterSet, RouterFilterSet
 from ncm_sync.models import SyncRun
-from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
+from ncm_sync.services.alerts import BULK_ACKNOWLEDGE_LIMIT, alert_acknowledge, alert_unacknowledge, alerts_acknowledge
 from ui import features, mirror
 from ui.access import TenantPermissions, require, tenant_or_404
 from ui.selectors import filterset_filters, first_sync_notice
@@ -250,10 +251,8 @@ def _alert_action_cell(request, tenant, can_change):
     return render
 
 
-@login_required
-def alerts(request, tenant_id):
-    tenant = tenant_or_404(request, tenant_id)
-    can_change = TenantPermissions(request.user, tenant).allows(Action.CHANGE)
+def _alerts_table(request, tenant, can_change) -> DataTable:
+    """The alerts table of a tenant with the request's search and filters (the page and its bulk action)."""
     qs = ncm.alerts_for(request.user, tenant).select_related("acknowledged_by")
     columns = [
         when_column("created", "When", "ncm_created_at", order_by="ncm_created_at", never="—"),
@@ -271,7 +270,7 @@ def alerts(request, tenant_id):
     # The API's filters (AlertFilterSet): ?status=open|acknowledged|event, ?type=, ?router=.
     filters = filterset_filters(AlertFilterSet, ["status", "type", "router"])
     filters["recent"] = lambda q, v: q.filter(ncm_created_at__gte=timezone.now() - RECENT) if v == "1" else q
-    table = DataTable(
+    return DataTable(
         request, qs, columns, table_id="alerts-table", title=f"{tenant.name}: alerts", export_name=f"{tenant.slug}-alerts",
         search_fields=["type", "friendly_info", "router__name"], default_sort="-created",
         filters=filters,
@@ -279,6 +278,13 @@ def alerts(request, tenant_id):
                    Grouping("router", "Router", "router__name")],
         empty_message="No alerts mirrored for this tenant.",
     )
+
+
+@login_required
+def alerts(request, tenant_id):
+    tenant = tenant_or_404(request, tenant_id)
+    can_change = TenantPermissions(request.user, tenant).allows(Action.CHANGE)
+    table = _alerts_table(request, tenant, can_change)
     export = table.export_response()
     if export:
         return export
@@ -293,8 +299,11 @@ def alerts(request, tenant_id):
          "hint": "Informational (e.g. a router came online): never open"},
         _card("All alerts", counts["total"], "?", not table.active_filters, "primary", "all"),
     ]
-    return render(request, "ui/tenant/alerts.html", tenant_context(request, tenant, table=table, cards=cards, noun="alerts",
-                                                                  can_change=can_change))
+    # "Acknowledge all": the open alerts among what the table shows (search and filters), not just this page.
+    open_shown = table.filtered().filter(ncm.open_alert_q()).count() if can_change else 0
+    return render(request, "ui/tenant/alerts.html", tenant_context(
+        request, tenant, table=table, cards=cards, noun="alerts", can_change=can_change, open_shown=open_shown,
+        query=request.GET.urlencode(), bulk_limit=BULK_ACKNOWLEDGE_LIMIT))
 
 
 RECENT = timedelta(hours=24)
@@ -324,6 +333,21 @@ def alert_acknowledge_view(request, tenant_id, alert_id):
     else:
         messages.info(request, "That alert was already acknowledged.")
     return _back(request, tenant)
+
+
+@login_required
+@require_POST
+def alerts_acknowledge_view(request, tenant_id):
+    """Acknowledge every open alert the alerts table shows with the posted search and filters (`query`)."""
+    tenant = tenant_or_404(request, tenant_id, Action.CHANGE)
+    request.GET = QueryDict(request.POST.get("query", ""))
+    table = _alerts_table(request, tenant, True)
+    scoped = table.filtered().filter(ncm.open_alert_q()).filter(
+        pk__in=ncm.alerts_for(request.user, tenant, Action.CHANGE).values("pk"))
+    done = alerts_acknowledge(queryset=scoped, user=request.user, source="ui")
+    messages.success(request, f"{done} open alert{'s' if done != 1 else ''} acknowledged.")
+    target = reverse("ui:alerts", args=[tenant.pk])
+    return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
 
 
 @login_required
