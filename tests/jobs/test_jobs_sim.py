@@ -296,12 +296,15 @@ def test_worker_sigkilled_mid_job_then_restarted_reboots_nobody_twice(sims, oper
     counts = reboots_by_router(sim)
     assert max(counts.values()) == 1, "a router was rebooted twice"
     statuses = Counter(JobItem.objects.filter(job=job).values_list("status", flat=True))
-    offline = sum(1 for r in routers if r.state != "online")
+    by_router = dict(JobItem.objects.filter(job=job).values_list("router_id", "status"))
+    offline = [r for r in routers if r.state != "online"]
     assert statuses[ItemStatus.PENDING] == 0 and statuses[ItemStatus.DISPATCHED] == 0
-    # Offline routers are not sent a reboot (NCM would drop it): they fail, and nothing reached them.
-    assert statuses[ItemStatus.FAILED] == offline and all(counts[r.ncm_id] == 0 for r in routers if r.state != "online")
-    assert statuses[ItemStatus.SUCCEEDED] + statuses[ItemStatus.UNKNOWN] == 120 - offline
-    assert statuses[ItemStatus.SUCCEEDED] >= 100 - offline
+    # Offline routers are not sent a reboot (NCM would drop it): they fail (or, claimed by a killed worker, are
+    # unknown), and nothing reached them. Online ones succeed, or are unknown where a worker died.
+    assert all(counts[r.ncm_id] == 0 and by_router[r.pk] in (ItemStatus.FAILED, ItemStatus.UNKNOWN) for r in offline)
+    assert all(by_router[r.pk] in (ItemStatus.SUCCEEDED, ItemStatus.UNKNOWN) for r in routers if r.state == "online")
+    assert statuses[ItemStatus.FAILED] >= len(offline) - 10
+    assert statuses[ItemStatus.SUCCEEDED] >= 100 - len(offline)
     assert job.status == JobStatus.PARTIAL
 
 
