@@ -44,10 +44,12 @@ __all__ = [
 # configuration change, a firmware upgrade that succeeded); a problem does (offline, disconnected, CPU over
 # threshold, tunnel down, failed logins, data overage, ...). Types NCM adds later count as problems until
 # they are listed here: an unknown alert is shown rather than hidden.
-ALERT_EVENT_TYPES = frozenset({
+# A sorted tuple, not a set: the SQL must come out the same in every process (the partial indexes of migration
+# 0006 repeat this condition word for word; a test checks they still match).
+ALERT_EVENT_TYPES = tuple(sorted({
     "modem_wan_connected", "ethernet_wan_connected", "wwan_connected", "wan_service_type", "wan_failover_restored",
     "reboot_status_change", "config_changed", "ipsec_tunnel_up", "device_claimed", "device_unclaimed",
-})
+}))
 
 ALERT_TYPE_LABELS = {
     "connection_state": "Connection state changed",
