@@ -133,6 +133,8 @@ class SyncRunSerializer(ScopedModelSerializer):
         model = SyncRun
         fields = [
             "id", "tenant", "status", "trigger", "requested_by", "created_at", "started_at", "finished_at",
+            # When the worker running it last beat: a running run silent for SYNC_HEARTBEAT_TIMEOUT_SECONDS is failed.
+            "heartbeat_at",
             "api_calls", "created", "updated", "deleted", "unchanged", "resources", "error",
         ]
         read_only_fields = fields

@@ -115,6 +115,9 @@ def test_worker_sigkilled_mid_sync_then_the_next_sync_succeeds(sims, client_for)
             # A request now never answers the dead run.
             answer = client_for(user).post(f"/api/v1/tenants/{tenant.pk}/sync/")
             assert answer.status_code == 202 and answer.json()["id"] != first.pk
+            dead = client_for(user).get(f"/api/v1/sync-runs/{first.pk}/")
+            assert dead.status_code == 200 and dead.json()["status"] == "failed", dead.content
+            assert dead.json()["heartbeat_at"] and "stopped sending heartbeats" in dead.json()["error"]
             wait_for(lambda: not SyncRun.objects.filter(tenant=tenant, status__in=["queued", "running"]).exists(),
                      timeout=30, message="the requested sync to finish")
     assert took < 45, took  # production: heartbeat timeout 60 s + dispatch every 30 s < 2 minutes
