@@ -221,6 +221,18 @@ def _per_tenant(qs, outer: str = "pk"):
     return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
 
 
+def _poor_modems() -> QuerySet:
+    """Live modems whose band is "poor". The exact band is worked out only for candidates (a live health row says
+    poor, or a live metrics row has a signal under 25), found once for the whole query (uncorrelated), so
+    counting them does not look up every modem's latest rows."""
+    candidates = Q(pk__in=NetDeviceHealth.objects.filter(
+        deleted_at__isnull=True, cellular_health_category__iexact="poor", net_device__isnull=False,
+    ).values("net_device_id")) | Q(pk__in=NetDeviceMetrics.objects.filter(
+        deleted_at__isnull=True, signal_strength__lt=25, net_device__isnull=False,
+    ).values("net_device_id"))
+    return with_band(live_modems().filter(candidates)).filter(band="poor")
+
+
 def annotate_tenant_figures(tenants: QuerySet) -> QuerySet:
     """Per tenant: routers total/online/offline, `alerts_open` (open alerts, `open_alert_q`) and `modems_poor`
     (modems whose band is "poor": the cellular page's "Modems in poor health")."""
@@ -230,7 +242,7 @@ def annotate_tenant_figures(tenants: QuerySet) -> QuerySet:
         routers_online=_per_tenant(live.filter(state="online")),
         routers_offline=_per_tenant(live.filter(state="offline")),
         alerts_open=_per_tenant(Alert.objects.filter(open_alert_q())),
-        modems_poor=_per_tenant(with_band(live_modems()).filter(band="poor")),
+        modems_poor=_per_tenant(_poor_modems()),
     )
 
 

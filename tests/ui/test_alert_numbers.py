@@ -204,12 +204,17 @@ def test_modems_in_poor_health_agree_between_overview_and_cellular(world, alerts
     NetDeviceHealth.objects.filter(ncm_id="h-weak-old").update(last_seen_at=now - timedelta(hours=2))
     row(NetDeviceHealth, "h-weak", net_device=weak, cellular_health_score=15, cellular_health_category="Poor")
 
+    # No category, a weak signal: poor by the signal fallback, on both pages.
+    faint = row(NetDevice, "m-faint", name="mdm-int5", type="mdm", router=bravo)
+    row(NetDeviceHealth, "h-faint", net_device=faint, cellular_health_score=70, cellular_health_category="")
+    row(NetDeviceMetrics, "s-faint", net_device=faint, signal_strength=10)
+
     client = login(world.actor(Role.READ_ONLY, "org", 0).user)
     rows = region(body(client.get("/")), "tenants-table")
     row_html = rows[rows.index(f'<tr data-id="{t0.pk}"'):]
     overview = int(re.search(r'data-col="poor"[^>]*data-text="(\d+)"', row_html[: row_html.index("</tr>")]).group(1))
     cellular = card(body(client.get(f"/t/{t0.pk}/cellular/")), "poor")
-    assert overview == cellular == 2  # the fleet's bravo modem and "weak"
+    assert overview == cellular == 3  # the fleet's bravo modem, "weak" and "faint"
 
 
 def test_acknowledge_every_open_alert_shown(world, alerts, client_for):
