@@ -2,12 +2,10 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db import transaction
 
 from accounts import services
 from accounts.authorization import ScopeDenied
-from accounts.audit import record_change, snapshot
-from accounts.models import SECRET_FIELDS, ApiToken, AuditAction, AuditEvent, Credential, Membership, Organization, Tenant, User
+from accounts.models import SECRET_FIELDS, ApiToken, AuditEvent, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
 from portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin
 
@@ -105,18 +103,15 @@ class CredentialAdmin(TenantScopedAdmin):
     def masked(self, obj):
         return ", ".join(f"{k}: {v}" for k, v in (obj.secret_hints or {}).items() if v)
 
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            before = snapshot(Credential.objects.get(pk=obj.pk)) if change else None
-            saved = services.credential_save(
-                actor=request.user, tenant=form.cleaned_data["tenant"], provider=form.cleaned_data["provider"],
-                base_url=form.cleaned_data["base_url"],
-                secrets_in={name: form.cleaned_data.get(name) or None for name in SECRET_FIELDS},
-                credential=obj if change else None,
-            )
-            obj.pk = saved.pk
-            record_change(actor=request.user, action=AuditAction.UPDATE if change else AuditAction.CREATE,
-                          instance=saved, before=before, after=snapshot(saved), source="admin")
+    def save_object(self, request, obj, form, change):
+        # The stored row, not the form-modified instance: moving a credential is checked on both tenants.
+        saved = services.credential_save(
+            actor=request.user, tenant=form.cleaned_data["tenant"], provider=form.cleaned_data["provider"],
+            base_url=form.cleaned_data["base_url"],
+            secrets_in={name: form.cleaned_data.get(name) or None for name in SECRET_FIELDS},
+            credential=Credential.objects.get(pk=obj.pk) if change else None,
+        )
+        obj.pk = saved.pk
 
 
 @admin.register(ApiToken)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.authorization import ScopeDenied, require_action, require_can_grant, require_manages_user
+from accounts.audit import AuditAction, record_change, snapshot
 from accounts.models import SECRET_FIELDS, ApiToken, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
@@ -36,6 +37,8 @@ __all__ = [
     "membership_update",
     "membership_delete",
     "credential_save",
+    "credential_record_test",
+    "record_account_action",
     "credential_secrets",
     "validate_base_url",
     "api_token_create",
@@ -44,6 +47,19 @@ __all__ = [
     "rotate_all_secrets",
     "mask_secret",
 ]
+
+def _audit(actor, action: str, instance, *, before: dict | None = None, extra: dict | None = None) -> None:
+    """Audit a person's write (the face it came through comes from the request); the platform's own writes
+    (`actor=None`: management commands, the demo seed) are not audited."""
+    if actor is not None:
+        record_change(actor=actor, action=action, instance=instance, before=before,
+                      after=snapshot(instance) if action == AuditAction.UPDATE else None, extra=extra)
+
+
+def record_account_action(*, user: User, name: str, instance=None) -> None:
+    """Audit a sign-in security action on one's own account (two-factor on/off, password changed)."""
+    _audit(user, AuditAction.ACTION, instance or user, extra={"action": name})
+
 
 #
 # Users
@@ -98,6 +114,7 @@ def user_create(
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
+    _audit(created_by, AuditAction.CREATE, user)
     return user
 
 
@@ -140,11 +157,13 @@ def user_update(*, actor: User | None, user: User, password: str | None = None, 
     if password and actor is not None and actor.pk == user.pk and token_tenant_id(actor) is not None:
         # A token bound to one tenant would otherwise set a password and sign in with the owner's whole reach.
         raise ScopeDenied("A token bound to one tenant cannot change its owner's password.")
+    before = snapshot(user)
     for name, value in fields.items():
         setattr(user, name, value)
     if password:
         _set_password(user, password)
     user.save()
+    _audit(actor, AuditAction.UPDATE, user, before=before)
     return user
 
 
@@ -170,6 +189,7 @@ def membership_create(
     membership = Membership(user=user, organization=organization, tenant=tenant, role=role)
     membership.full_clean(validate_unique=False)
     membership.save()
+    _audit(actor, AuditAction.CREATE, membership)
     return membership
 
 
@@ -192,9 +212,11 @@ def membership_update(
         require_manages_user(actor, membership.user)
         require_action(actor, Action.MANAGE_USERS, organization=membership.organization, tenant=membership.tenant)
         require_can_grant(actor, role, organization=organization, tenant=tenant)
+    before = snapshot(membership)
     membership.organization, membership.tenant, membership.role = organization, tenant, role
     membership.full_clean(validate_unique=False)
     membership.save()
+    _audit(actor, AuditAction.UPDATE, membership, before=before)
     return membership
 
 
@@ -202,6 +224,7 @@ def membership_delete(*, actor: User | None, membership: Membership) -> None:
     if actor is not None:
         require_manages_user(actor, membership.user)
         require_action(actor, Action.MANAGE_USERS, organization=membership.organization, tenant=membership.tenant)
+    _audit(actor, AuditAction.DELETE, membership, before=snapshot(membership))
     membership.delete()
 
 
@@ -215,11 +238,13 @@ def organization_update(*, actor: User | None, organization: Organization, **fie
     """Rename an organization or change its sign-in policy: its admins (`manage_users`) only."""
     if actor is not None:
         require_action(actor, Action.MANAGE_USERS, organization=organization)
+    before = snapshot(organization)
     for name, value in fields.items():
         if name in ORGANIZATION_FIELDS and hasattr(organization, name):
             setattr(organization, name, value)
     organization.full_clean()
     organization.save()
+    _audit(actor, AuditAction.UPDATE, organization, before=before)
     return organization
 
 
@@ -240,12 +265,14 @@ def tenant_save(*, actor: User | None, tenant: Tenant | None = None, organizatio
             require_action(actor, Action.CHANGE, organization=target_org)
         if not creating:
             require_action(actor, Action.CHANGE, tenant=tenant)
+    before = None if creating else snapshot(tenant)
     tenant.organization = target_org
     for name, value in fields.items():
         if name in TENANT_FIELDS:
             setattr(tenant, name, value)
     tenant.full_clean(validate_unique=False)
     tenant.save()
+    _audit(actor, AuditAction.CREATE if creating else AuditAction.UPDATE, tenant, before=before)
     return tenant
 
 
@@ -254,7 +281,10 @@ def tenant_delete(*, actor: User | None, tenant: Tenant) -> None:
     from its MSP). Mirrored data and jobs protect it (409) until they are gone."""
     if actor is not None:
         require_action(actor, Action.CHANGE, organization=tenant.organization)
+    before, pk = snapshot(tenant), tenant.pk
     tenant.delete()
+    tenant.pk = pk
+    _audit(actor, AuditAction.DELETE, tenant, before=before)
 
 
 #
@@ -310,6 +340,7 @@ def credential_save(
     missing = [name for name in ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key") if not merged.get(name)]
     if missing:
         raise ValidationError({name: ["This field is required."] for name in missing})
+    before = snapshot(credential) if credential is not None else None
     credential = credential or Credential(tenant=tenant)
     credential.tenant = tenant
     credential.provider = provider
@@ -317,7 +348,18 @@ def credential_save(
     credential.secrets_encrypted = encrypt_json(merged)
     credential.secret_hints = {name: mask_secret(merged.get(name, "")) for name in SECRET_FIELDS}
     credential.save()
+    _audit(actor, AuditAction.UPDATE if before else AuditAction.CREATE, credential, before=before)
     return credential
+
+
+def credential_record_test(*, actor: User | None, credential: Credential, ok: bool, title: str) -> None:
+    """Record a connection test of this credential: `last_verified_at` when it succeeded, and the audit entry."""
+    if actor is not None:
+        require_action(actor, Action.MANAGE_CREDENTIALS, tenant=credential.tenant)
+    if ok:
+        credential.last_verified_at = timezone.now()
+        Credential.objects.filter(pk=credential.pk).update(last_verified_at=credential.last_verified_at)
+    _audit(actor, AuditAction.ACTION, credential, extra={"action": "test_connection", "ok": ok, "result": title})
 
 
 def credential_secrets(credential: Credential) -> dict[str, str]:
@@ -401,6 +443,7 @@ def api_token_create(
         tenant=tenant,
         write_enabled=write_enabled,
     )
+    _audit(user, AuditAction.CREATE, token)
     return token, clear
 
 
@@ -429,4 +472,45 @@ def api_token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        _audit(actor, AuditAction.ACTION, token, extra={"action": "revoke"})
     return token
+
+
+#
+# Two-factor sign-in (TOTP devices of one's own account)
+#
+TOTP_DEVICE_NAME = "Authenticator app"
+
+
+def two_factor_pending_device(*, user: User):
+    """The unconfirmed TOTP device enrolment shows as a QR code (made once, reused until confirmed)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+
+
+def two_factor_confirm(*, user: User, device, code: str) -> bool:
+    """Confirm enrolment with one current code; audited."""
+    if device.user_id != user.pk or not device.verify_token(code):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    record_account_action(user=user, name="two_factor_enabled")
+    return True
+
+
+def two_factor_disable(*, user: User, code: str) -> bool:
+    """Turn two-factor sign-in off with a current code, unless an organization of the user requires it."""
+    from django_otp import devices_for_user
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.twofactor import requires_two_factor
+
+    if requires_two_factor(user):
+        raise ScopeDenied("Your organization requires two-factor sign-in; it cannot be turned off.")
+    if not any(d.verify_token(code) for d in devices_for_user(user, confirmed=True)):
+        return False
+    TOTPDevice.objects.filter(user=user).delete()
+    record_account_action(user=user, name="two_factor_disabled")
+    return True

@@ -15,7 +15,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 import ncm_config
-from accounts.audit import record_change
+from accounts.audit import record_change, snapshot
+from accounts.authorization import require_action
 from accounts.models import AuditAction, Tenant
 from accounts.roles import Action
 from jobs.models import (
@@ -99,6 +100,13 @@ def validate_parameters(kind: str, parameters: dict | None) -> dict:
             raise ValidationError({"parameters": ['offline must be "fail" (offline routers fail) or "skip" (they are skipped).']})
         return {"offline": offline}
     if kind == JobKind.SPEED_TEST:
+        # `test_types`: several of NCM's test types in one job (NCM runs one speed_test job per type).
+        types = parameters.pop("test_types", None)
+        if types is not None:
+            if (not isinstance(types, list) or not types or len(set(map(str, types))) != len(types)
+                    or any(t not in SPEED_TEST_TYPES for t in types)):
+                raise ValidationError({"parameters": [f"test_types must list some of {', '.join(SPEED_TEST_TYPES)}, each once."]})
+            parameters["test_type"] = types[0]
         merged = {**SPEED_TEST_DEFAULTS, **parameters}
         if merged["test_type"] not in SPEED_TEST_TYPES:
             raise ValidationError({"parameters": [f"test_type must be one of {', '.join(SPEED_TEST_TYPES)}."]})
@@ -107,6 +115,8 @@ def validate_parameters(kind: str, parameters: dict | None) -> dict:
             raise ValidationError({"parameters": [f"Unknown speed test parameters: {', '.join(unknown)}."]})
         if not isinstance(merged["max_test_concurrency"], int) or not 1 <= merged["max_test_concurrency"] <= 50:
             raise ValidationError({"parameters": ["max_test_concurrency must be an integer from 1 to 50."]})
+        if types and len(types) > 1:
+            merged["test_types"] = types
         return merged
     if kind == JobKind.CONFIG_PUSH:
         mode = parameters.get("mode", "patch")
@@ -166,7 +176,7 @@ def job_create(
     scheduled_for: datetime | None = None,
     wait_for_window: bool = False,
     retry_of: Job | None = None,
-    source: str = "api",
+    source: str | None = None,
 ) -> Job:
     """Create a job after checking targets, parameters and the caller's role for this kind."""
     if kind not in JobKind.values:
@@ -306,7 +316,7 @@ def job_finish_if_done(job_id: int) -> Job | None:
 # Control
 #
 @transaction.atomic
-def job_cancel(*, job: Job, user, source: str = "api") -> Job:
+def job_cancel(*, job: Job, user, source: str | None = None) -> Job:
     """Cancel pending items; dispatched ones finish on their own. The job ends `cancelled`."""
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED):
@@ -323,7 +333,7 @@ def job_cancel(*, job: Job, user, source: str = "api") -> Job:
     return job
 
 
-def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: str = "api") -> Job:
+def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: str | None = None) -> Job:
     """A new job for the failed items only (and `unknown` ones only when asked explicitly)."""
     statuses = [ItemStatus.FAILED] + ([ItemStatus.UNKNOWN] if include_unknown else [])
     items = JobItem.objects.filter(job=job, status__in=statuses)
@@ -335,3 +345,36 @@ def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: s
         user=user, tenant=job.tenant, kind=job.kind, router_ids=router_ids, group_ids=group_ids,
         parameters=job.parameters, retry_of=job, source=source,
     )
+
+
+#
+# Maintenance windows (the API, the UI and the admin write them here)
+#
+WINDOW_FIELDS = ("name", "weekday", "start_time", "duration_minutes", "enabled")
+
+
+def maintenance_window_save(*, actor, tenant: Tenant, window: MaintenanceWindow | None = None, **fields) -> MaintenanceWindow:
+    """Create or change a weekly window of a tenant (`change` on that tenant, and on the one it leaves)."""
+    if actor is not None:
+        require_action(actor, Action.CHANGE, tenant=tenant)
+        if window is not None and window.pk and window.tenant_id != tenant.pk:
+            require_action(actor, Action.CHANGE, tenant=window.tenant)
+    before = snapshot(window) if window is not None and window.pk else None
+    window = window or MaintenanceWindow()
+    window.tenant = tenant
+    for name in WINDOW_FIELDS:
+        if name in fields:
+            setattr(window, name, fields[name])
+    window.full_clean()
+    window.save()
+    if actor is not None:
+        record_change(actor=actor, action=AuditAction.UPDATE if before else AuditAction.CREATE, instance=window,
+                      before=before, after=snapshot(window) if before else None)
+    return window
+
+
+def maintenance_window_delete(*, actor, window: MaintenanceWindow) -> None:
+    if actor is not None:
+        require_action(actor, Action.CHANGE, tenant=window.tenant)
+        record_change(actor=actor, action=AuditAction.DELETE, instance=window, before=snapshot(window))
+    window.delete()

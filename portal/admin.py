@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.db import transaction
 
-from portal.audit import AuditAction, record_change, snapshot
+from portal.audit import AuditAction, record_change, snapshot, was_recorded
 from portal.authorization import ScopeDenied, actions_on
 from portal.roles import Action
 
@@ -70,10 +70,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
             self.save_object(request, obj, form, change)
             if not request.user.is_superuser and not self._may_write(request, obj):
                 raise PermissionError("This change would put the object outside what you may manage.")
-            record_change(
-                actor=request.user, action=AuditAction.UPDATE if change else AuditAction.CREATE, instance=obj,
-                before=before, after=snapshot(obj), source="admin",
-            )
+            action = AuditAction.UPDATE if change else AuditAction.CREATE
+            if not was_recorded(obj, action):  # a service that audits itself already did
+                record_change(actor=request.user, action=action, instance=obj, before=before, after=snapshot(obj))
 
     def delete_object(self, request, obj) -> None:
         """Hook: delete through the app's service (defaults to the model's delete)."""
@@ -81,8 +80,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            record_change(actor=request.user, action=AuditAction.DELETE, instance=obj, before=snapshot(obj), source="admin")
+            before, pk = snapshot(obj), obj.pk
             self.delete_object(request, obj)
+            obj.pk = obj.pk or pk
+            if not was_recorded(obj, AuditAction.DELETE):
+                record_change(actor=request.user, action=AuditAction.DELETE, instance=obj, before=before)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.audit import AuditAction, record_change, snapshot
 from accounts.authorization import require_action
 from accounts.models import Organization, Tenant
 from accounts.roles import Action
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "webhook_save",
+    "webhook_delete",
     "emit_event",
     "attempt_delivery",
     "redeliver",
@@ -101,6 +103,7 @@ def webhook_save(
                 raise ValueError
         except ValueError:
             raise ValidationError({"secret": ["Use whsec_ followed by base64 of 24 to 64 random bytes, or omit it."]}) from None
+    before = snapshot(webhook) if webhook is not None and webhook.pk else None
     webhook = webhook or Webhook()
     clear = None
     if webhook.pk is None or secret is not None:
@@ -112,7 +115,18 @@ def webhook_save(
         webhook.consecutive_failures, webhook.disabled_reason = 0, ""
     webhook.enabled = enabled
     webhook.save()
+    if actor is not None:
+        record_change(actor=actor, action=AuditAction.UPDATE if before else AuditAction.CREATE, instance=webhook,
+                      before=before, after=snapshot(webhook) if before else None)
     return webhook, clear
+
+
+def webhook_delete(*, actor, webhook: Webhook) -> None:
+    """Delete a subscription and its delivery log (credential rights on its scope)."""
+    if actor is not None:
+        require_action(actor, Action.MANAGE_CREDENTIALS, organization=webhook.organization, tenant=webhook.tenant)
+        record_change(actor=actor, action=AuditAction.DELETE, instance=webhook, before=snapshot(webhook))
+    webhook.delete()
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -257,8 +271,12 @@ def attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
     return delivery
 
 
-def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+def redeliver(*, delivery: WebhookDelivery, actor=None) -> WebhookDelivery:
     """Send a delivery again now, keeping its webhook-id so receivers can de-duplicate."""
+    if actor is not None:
+        webhook = delivery.webhook
+        require_action(actor, Action.MANAGE_CREDENTIALS, organization=webhook.organization, tenant=webhook.tenant)
+        record_change(actor=actor, action=AuditAction.ACTION, instance=delivery, extra={"action": "redeliver"})
     delivery.status, delivery.next_attempt_at, delivery.error = DeliveryStatus.PENDING, timezone.now(), ""
     delivery.save(update_fields=["status", "next_attempt_at", "error"])
     from webhooks.tasks import deliver_webhook_task

@@ -1,10 +1,11 @@
 """Job serializers: validation of shape only; targets, parameters and roles are checked by jobs.services."""
 from rest_framework import serializers
 
+from accounts.models import Tenant
+from jobs import services
 from jobs.formatting import item_summary
 from jobs.models import Job, JobItem, JobKind, JobLogEntry, MaintenanceWindow, SpeedTestResult
 from portal.api.serializers import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
-from accounts.models import Tenant
 
 
 class JobItemSerializer(ScopedModelSerializer):
@@ -89,3 +90,11 @@ class MaintenanceWindowSerializer(ScopedModelSerializer):
         if value > 6:
             raise serializers.ValidationError("0 (Monday) to 6 (Sunday).")
         return value
+
+    def create(self, validated_data):
+        return services.maintenance_window_save(actor=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        tenant = validated_data.pop("tenant", instance.tenant)
+        return services.maintenance_window_save(actor=self.context["request"].user, tenant=tenant, window=instance,
+                                                **validated_data)

@@ -24,7 +24,6 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     # Operating a job needs the action of its kind (jobs.models.JobQuerySet); any of them admits the request.
     write_action = Action.CHANGE
     write_any_of = (Action.REBOOT, Action.SPEED_TEST, Action.PUSH_CONFIG)
-    audited_by_service = True
 
     def get_serializer_class(self):
         if self.action in ("create", "preview"):
@@ -108,6 +107,9 @@ class SpeedTestResultViewSet(TenantScopedReadOnlyViewSet):
 
 class MaintenanceWindowViewSet(TenantScopedModelViewSet):
     """Weekly maintenance windows (tenant's time zone) that waiting jobs run in."""
+
+    def perform_delete(self, instance):
+        services.maintenance_window_delete(actor=self.request.user, window=instance)
 
     queryset = MaintenanceWindow.objects.all()
     serializer_class = serializers.MaintenanceWindowSerializer

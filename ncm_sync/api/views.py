@@ -112,7 +112,7 @@ class AlertViewSet(ExportableListMixin, MirrorViewSet):
     @action(detail=True, methods=["post"], required_action=Action.CHANGE)
     def acknowledge(self, request, pk=None):
         """Acknowledge the alert (records who and when). Acknowledging it again keeps the first acknowledgement."""
-        alert = alert_acknowledge(alert=self.get_object(), user=request.user, source=self.audit_source)
+        alert = alert_acknowledge(alert=self.get_object(), user=request.user)
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(request=None, responses={200: serializers.AlertSerializer,
@@ -120,7 +120,7 @@ class AlertViewSet(ExportableListMixin, MirrorViewSet):
     @action(detail=True, methods=["post"], required_action=Action.CHANGE)
     def unacknowledge(self, request, pk=None):
         """Reopen an acknowledged alert."""
-        alert = alert_unacknowledge(alert=self.get_object(), user=request.user, source=self.audit_source)
+        alert = alert_unacknowledge(alert=self.get_object(), user=request.user)
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(responses={200: serializers.AlertCountSerializer(many=True)})
@@ -154,6 +154,5 @@ class TenantSyncViewSet(TenantScopedViewSet):
     def sync(self, request, pk=None):
         """Start a sync of this tenant's NCM data: 202 with the new run (or the one already queued/running)."""
         tenant = self.get_object()
-        run, created = request_sync(tenant=tenant, user=request.user)
-        self.audit_action(tenant, "sync", {"sync_run": run.pk, "created": created})
+        run, _created = request_sync(tenant=tenant, user=request.user)
         return Response(serializers.SyncRunSerializer(run, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED)

@@ -15,7 +15,8 @@ BULK_ACKNOWLEDGE_LIMIT = 5000
 
 
 def _audit(user, alert: Alert, name: str, source: str | None) -> None:
-    if source is not None:
+    # A person's acknowledgement is audited (its face comes from the request); the sync's own reopenings aren't.
+    if user is not None or source is not None:
         record_change(actor=user, action=AuditAction.ACTION, instance=alert, source=source, extra={"action": name})
 
 

@@ -24,7 +24,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.audit import AuditAction, record_change
+from accounts.authorization import require_action
 from accounts.models import Credential, Provider, SyncStatus, Tenant
+from accounts.roles import Action
 from ncm_sync.events import announce_router_transitions, announce_sync_failed, announce_synced_alerts, router_states
 from ncm_sync.client import (
     NcmAuthError,
@@ -94,7 +97,20 @@ def _enqueue(run: SyncRun) -> None:
 
 
 def request_sync(*, tenant: Tenant, user=None, trigger: str = SyncTrigger.MANUAL, enqueue: bool = True) -> tuple[SyncRun, bool]:
-    """A queued run for `tenant`, or the one already queued or running: returns (run, created)."""
+    """A queued run for `tenant`, or the one already queued or running: returns (run, created).
+
+    A person's request (`user`) needs `sync` on the tenant and is audited; the scheduler's (no user) isn't.
+    """
+    if user is not None:
+        require_action(user, Action.SYNC, tenant=tenant)
+    run, created = _request_sync(tenant=tenant, user=user, trigger=trigger, enqueue=enqueue)
+    if user is not None:
+        record_change(actor=user, action=AuditAction.ACTION, instance=tenant,
+                      extra={"action": "sync", "sync_run": run.pk, "created": created})
+    return run, created
+
+
+def _request_sync(*, tenant: Tenant, user, trigger: str, enqueue: bool) -> tuple[SyncRun, bool]:
     with transaction.atomic():
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # serialise requests per tenant
         active = SyncRun.objects.filter(tenant_id=tenant.pk, status__in=ACTIVE).first()

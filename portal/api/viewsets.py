@@ -20,7 +20,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
-from portal.audit import AuditAction, record_change, snapshot
+from portal.audit import AuditAction, record_change, snapshot, was_recorded
 from portal.authorization import actions_on
 from portal.roles import Action, roles_allowing
 from portal.scoping import is_operator
@@ -57,11 +57,8 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     # Set per custom action through @action(required_action=...); DRF passes it as an init kwarg.
     required_action: str | None = None
     write_any_of: tuple[str, ...] = ()
-    # The service audits its own writes (jobs): the base class then doesn't, so nothing is logged twice.
-    audited_by_service: bool = False
     # Only platform operators create objects of this kind (e.g. organizations).
     create_requires_operator: bool = False
-    audit_source = "api"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -157,8 +154,8 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
             instance = self.perform_save(serializer)
             serializer.instance = instance
             self._recheck(instance)
-            if not self.audited_by_service:
-                record_change(actor=self.request.user, action=AuditAction.CREATE, instance=instance, source=self.audit_source)
+            if not was_recorded(instance, AuditAction.CREATE):  # a service that audits itself already did
+                record_change(actor=self.request.user, action=AuditAction.CREATE, instance=instance)
 
     def perform_update(self, serializer):
         self._authorize_targets(serializer)
@@ -166,24 +163,23 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
             before = snapshot(serializer.instance)
             instance = self.perform_save(serializer)
             self._recheck(instance)
-            record_change(
-                actor=self.request.user, action=AuditAction.UPDATE, instance=instance, before=before,
-                after=snapshot(instance), source=self.audit_source,
-            )
+            if not was_recorded(instance, AuditAction.UPDATE):
+                record_change(actor=self.request.user, action=AuditAction.UPDATE, instance=instance, before=before,
+                              after=snapshot(instance))
 
     def perform_destroy(self, instance):
         with transaction.atomic():
-            record_change(
-                actor=self.request.user, action=AuditAction.DELETE, instance=instance, before=snapshot(instance),
-                source=self.audit_source,
-            )
+            before, pk = snapshot(instance), instance.pk
             self.perform_delete(instance)
+            instance.pk = instance.pk or pk  # Django clears it on delete; the audit entry names the row
+            if not was_recorded(instance, AuditAction.DELETE):
+                record_change(actor=self.request.user, action=AuditAction.DELETE, instance=instance, before=before)
 
     def audit_action(self, instance, name: str, details: dict | None = None) -> None:
         """Record a non-CRUD action (sync, revoke, rotate...) against an object."""
         record_change(
             actor=self.request.user, action=AuditAction.ACTION, instance=instance,
-            extra={"action": name, **(details or {})}, source=self.audit_source,
+            extra={"action": name, **(details or {})},
         )
 
 

@@ -19,13 +19,11 @@ from django_otp import devices_for_user
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services as account_services
-from accounts.audit import record_change, snapshot
-from accounts.models import ApiToken, AuditAction, Organization, Tenant
+from accounts.models import ApiToken, Organization, Tenant
 from accounts.roles import Action
 from ui.forms import apply_errors
 from ui.twofactor import SESSION_PENDING_KEY, requires_two_factor
 
-DEVICE_NAME = "Authenticator app"
 
 
 class TokenForm(forms.Form):
@@ -85,17 +83,11 @@ def two_factor_setup(request):
             return redirect("ui:2fa-verify")
         messages.info(request, "Two-factor sign-in is already on for your account.")
         return redirect("ui:account")
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=request.user, name=DEVICE_NAME, confirmed=False)
+    device = account_services.two_factor_pending_device(user=request.user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        if account_services.two_factor_confirm(user=request.user, device=device, code=form.cleaned_data["token"]):
             otp_login(request, device)
-            record_change(actor=request.user, action=AuditAction.ACTION, instance=request.user, source="ui",
-                          extra={"action": "two_factor_enabled"})
             messages.success(request, "Two-factor sign-in is on. You will be asked for a code each time you sign in.")
             return redirect(_next_url(request))
         form.add_error("token", "That code is not valid. Scan the QR code again and enter the current code.")
@@ -122,15 +114,13 @@ def account(request):
 @login_required
 @require_POST
 def two_factor_disable(request):
-    if requires_two_factor(request.user):
-        messages.error(request, "Your organization requires two-factor sign-in; it cannot be turned off.")
-        return redirect("ui:account")
     form = TokenForm(request.POST)
-    devices = list(devices_for_user(request.user, confirmed=True))
-    if form.is_valid() and any(d.verify_token(form.cleaned_data["token"]) for d in devices):
-        TOTPDevice.objects.filter(user=request.user).delete()
-        record_change(actor=request.user, action=AuditAction.ACTION, instance=request.user, source="ui",
-                      extra={"action": "two_factor_disabled"})
+    try:
+        disabled = form.is_valid() and account_services.two_factor_disable(user=request.user, code=form.cleaned_data["token"])
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return redirect("ui:account")
+    if disabled:
         messages.success(request, "Two-factor sign-in is off.")
     else:
         messages.error(request, "Enter a current code from your authenticator app to turn two-factor sign-in off.")
@@ -143,8 +133,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        record_change(actor=self.request.user, action=AuditAction.ACTION, instance=self.request.user, source="ui",
-                      extra={"action": "password_changed"})
+        account_services.record_account_action(user=self.request.user, name="password_changed")
         messages.success(self.request, "Your password was changed.")
         return response
 
@@ -161,10 +150,8 @@ def org_security(request):
         raise PermissionDenied("Only organization admins manage sign-in security.")
     if request.method == "POST":
         org = get_object_or_404(Organization.objects.for_user(request.user, Action.MANAGE_USERS), pk=request.POST.get("organization"))
-        before = snapshot(org)
         account_services.organization_update(actor=request.user, organization=org,
                                              require_two_factor=request.POST.get("require_two_factor") == "on")
-        record_change(actor=request.user, action=AuditAction.UPDATE, instance=org, before=before, after=snapshot(org), source="ui")
         messages.success(
             request,
             f"Two-factor sign-in is now {'required' if org.require_two_factor else 'optional'} for users of {org.name}.",
@@ -204,7 +191,6 @@ def api_tokens(request):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            record_change(actor=request.user, action=AuditAction.CREATE, instance=token, source="ui")
             created = {"token": token, "clear": clear}
             form = ApiTokenForm(user=request.user)
     tokens = ApiToken.objects.filter(user=request.user).select_related("tenant").order_by("revoked_at", "-created_at")
@@ -217,6 +203,5 @@ def api_tokens(request):
 def api_token_revoke(request, token_id):
     token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=token_id)
     account_services.api_token_revoke(actor=request.user, token=token)
-    record_change(actor=request.user, action=AuditAction.ACTION, instance=token, source="ui", extra={"action": "revoke"})
     messages.success(request, f"Token {token.prefix}… ({token.name or 'unnamed'}) is revoked: it no longer works.")
     return redirect("ui:api-tokens")

@@ -7,19 +7,17 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from accounts.audit import record_change, snapshot
-from accounts.models import AuditAction
 from accounts.roles import Action
+from jobs import services as job_services
 from jobs.models import MaintenanceWindow
 from jobs.services import next_window_start
-from ui.access import TenantPermissions, recheck, require, tenant_or_404
+from ui.access import TenantPermissions, require, tenant_or_404
 from ui.forms import WEEKDAYS, MaintenanceWindowForm
 from ui.tables import Column, DataTable
 from ui.views.tenant import tenant_context
@@ -47,12 +45,7 @@ def maintenance_windows(request, tenant_id):
     if request.method == "POST":
         require(perms, Action.CHANGE)
         if form.is_valid():
-            with transaction.atomic():
-                window = form.save(commit=False)
-                window.tenant = tenant
-                window.save()
-                recheck(window, request.user, Action.CHANGE)
-                record_change(actor=request.user, action=AuditAction.CREATE, instance=window, source="ui")
+            window = job_services.maintenance_window_save(actor=request.user, tenant=tenant, **form.cleaned_data)
             messages.success(request, f"Maintenance window “{window}” added: {DAY_NAMES[window.weekday]} {window.start_time:%H:%M} ({tenant.timezone}).")
             return redirect("ui:maintenance", tenant_id=tenant.pk)
     columns = [
@@ -93,12 +86,8 @@ def maintenance_edit(request, tenant_id, window_id):
     require(TenantPermissions(request.user, tenant), Action.CHANGE)
     form = MaintenanceWindowForm(request.POST or None, instance=window, tenant=tenant)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            before = snapshot(MaintenanceWindow.objects.get(pk=window.pk))
-            window = form.save()
-            recheck(window, request.user, Action.CHANGE)
-            record_change(actor=request.user, action=AuditAction.UPDATE, instance=window, before=before,
-                          after=snapshot(window), source="ui")
+        window = job_services.maintenance_window_save(actor=request.user, tenant=tenant,
+                                                      window=MaintenanceWindow.objects.get(pk=window.pk), **form.cleaned_data)
         messages.success(request, f"Maintenance window “{window}” saved.")
         return redirect("ui:maintenance", tenant_id=tenant.pk)
     return render(request, "ui/tenant/maintenance_edit.html", tenant_context(request, tenant, window=window, form=form),
@@ -111,9 +100,7 @@ def maintenance_delete(request, tenant_id, window_id):
     tenant = tenant_or_404(request, tenant_id)
     window = _window_or_404(request, tenant, window_id)
     require(TenantPermissions(request.user, tenant), Action.CHANGE)
-    with transaction.atomic():
-        record_change(actor=request.user, action=AuditAction.DELETE, instance=window, before=snapshot(window), source="ui")
-        name = str(window)
-        window.delete()
+    name = str(window)
+    job_services.maintenance_window_delete(actor=request.user, window=window)
     messages.success(request, f"Maintenance window “{name}” deleted.")
     return redirect("ui:maintenance", tenant_id=tenant.pk)

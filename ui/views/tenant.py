@@ -15,8 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from accounts.audit import record_change
-from accounts.models import AuditAction, Tenant
+from accounts.models import Tenant
 from accounts.roles import Action
 from ncm_sync import selectors as ncm
 from ncm_sync.filtersets import AlertFilterSet, NetDeviceFilterSet, RouterFilterSet
@@ -418,8 +417,6 @@ def sync_now(request, tenant_id):
     tenant = tenant_or_404(request, tenant_id)
     require(TenantPermissions(request.user, tenant), Action.SYNC)
     run, created = request_sync(tenant=tenant, user=request.user)
-    record_change(actor=request.user, action=AuditAction.ACTION, instance=tenant, source="ui",
-                  extra={"action": "sync", "sync_run": run.pk, "created": created})
     if created:
         messages.success(request, f"Sync #{run.pk} queued. This page refreshes while it runs.")
     else:

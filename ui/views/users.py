@@ -1,8 +1,8 @@
 """Users and memberships in scope (roles that manage users): list, create, memberships, deactivate.
 
-Same rules as the API: users are listed from `User.objects.for_user(user, view)`, writes need `manage_users`
-on the object, every organization/tenant choice is limited to what the admin manages, each save is re-checked
-inside its transaction (a write that escapes the admin's scope is rolled back) and audited as "ui".
+Same rules as the API, by construction: users are listed from `User.objects.for_user(user, view)`, every
+organization/tenant choice is limited to what the admin manages, and every write is a call to the accounts
+services, which authorize it on its target and audit it (as "ui", from the request).
 """
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
-from accounts.audit import record_change, snapshot
-from accounts.models import AuditAction, Membership, User
+from accounts.models import Membership, User
 from accounts.roles import Action
-from ui.access import in_scope, recheck, require_anywhere
+from ui.access import in_scope, require_anywhere
 from ui.forms import MembershipForm, MembershipRoleForm, UserCreateForm, apply_errors
 from ui.tables import Column, DataTable, when_column
 
@@ -78,10 +77,6 @@ def user_new(request):
                     membership = account_services.membership_create(
                         actor=request.user, user=user, organization=organization, tenant=tenant,
                         role=form.cleaned_data["role"])
-                    recheck(user, request.user, MANAGE)
-                    recheck(membership, request.user, MANAGE)
-                    record_change(actor=request.user, action=AuditAction.CREATE, instance=user, source="ui")
-                    record_change(actor=request.user, action=AuditAction.CREATE, instance=membership, source="ui")
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
@@ -143,11 +138,8 @@ def membership_add(request, user_id):
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("ui:user-detail", user_id=member.pk)
     organization, tenant = form.cleaned_data["scope"]
-    with transaction.atomic():
-        membership = account_services.membership_create(
-            actor=request.user, user=member, organization=organization, tenant=tenant, role=form.cleaned_data["role"])
-        recheck(membership, request.user, MANAGE)
-        record_change(actor=request.user, action=AuditAction.CREATE, instance=membership, source="ui")
+    membership = account_services.membership_create(
+        actor=request.user, user=member, organization=organization, tenant=tenant, role=form.cleaned_data["role"])
     messages.success(request, f"{member.username} is now {membership.get_role_display()} on {organization or tenant}.")
     return redirect("ui:user-detail", user_id=member.pk)
 
@@ -169,12 +161,7 @@ def membership_change(request, user_id, membership_id):
     if not form.is_valid():
         messages.error(request, "Choose one of the roles.")
         return redirect("ui:user-detail", user_id=membership.user_id)
-    with transaction.atomic():
-        before = snapshot(membership)
-        account_services.membership_update(actor=request.user, membership=membership, role=form.cleaned_data["role"])
-        recheck(membership, request.user, MANAGE)
-        record_change(actor=request.user, action=AuditAction.UPDATE, instance=membership, before=before,
-                      after=snapshot(membership), source="ui")
+    account_services.membership_update(actor=request.user, membership=membership, role=form.cleaned_data["role"])
     messages.success(request, f"Role on {membership.organization or membership.tenant} is now {membership.get_role_display()}.")
     return redirect("ui:user-detail", user_id=membership.user_id)
 
@@ -183,10 +170,8 @@ def membership_change(request, user_id, membership_id):
 @require_POST
 def membership_remove(request, user_id, membership_id):
     membership = _managed_membership(request, user_id, membership_id)
-    with transaction.atomic():
-        record_change(actor=request.user, action=AuditAction.DELETE, instance=membership, before=snapshot(membership), source="ui")
-        scope = membership.organization or membership.tenant
-        account_services.membership_delete(actor=request.user, membership=membership)
+    scope = membership.organization or membership.tenant
+    account_services.membership_delete(actor=request.user, membership=membership)
     messages.success(request, f"Role on {scope} removed.")
     return redirect("ui:user-detail", user_id=user_id)
 
@@ -198,11 +183,7 @@ def user_set_active(request, user_id):
     active = request.POST.get("active") == "1"
     if not active and not _can_deactivate(request, member):
         raise PermissionDenied("This user also holds roles outside what you manage; ask their organization's admin.")
-    with transaction.atomic():
-        before = snapshot(member)
-        account_services.user_update(actor=request.user, user=member, is_active=active)
-        record_change(actor=request.user, action=AuditAction.UPDATE, instance=member, before=before,
-                      after=snapshot(member), source="ui")
+    account_services.user_update(actor=request.user, user=member, is_active=active)
     messages.success(request, f"{member.username} is {'active again' if active else 'deactivated: they can no longer sign in or use API tokens'}.")
     return redirect("ui:user-detail", user_id=member.pk)
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from accounts.audit import record_change, snapshot
-from accounts.models import AuditAction
+
 from accounts.roles import Action
-from ui.access import recheck, require_anywhere
+from ui.access import require_anywhere
 from ui.forms import WebhookForm, apply_errors
 from ui.tables import Column, DataTable, when_column
 from ui.templatetags.ui import badge
@@ -74,13 +72,10 @@ def webhook_new(request):
             form.add_error("scope", "Choose the organization or tenant whose events this webhook receives.")
         else:
             try:
-                with transaction.atomic():
-                    webhook, clear = webhook_services.webhook_save(
-                        actor=request.user, url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=organization,
-                        tenant=tenant, enabled=form.cleaned_data["enabled"], description=form.cleaned_data["description"],
-                    )
-                    recheck(webhook, request.user, MANAGE)
-                    record_change(actor=request.user, action=AuditAction.CREATE, instance=webhook, source="ui")
+                webhook, clear = webhook_services.webhook_save(
+                    actor=request.user, url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=organization,
+                    tenant=tenant, enabled=form.cleaned_data["enabled"], description=form.cleaned_data["description"],
+                )
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
@@ -131,20 +126,16 @@ def webhook_detail(request, webhook_id):
                                                       "description": webhook.description, "enabled": webhook.enabled})
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                before = snapshot(webhook)
-                webhook, _ = webhook_services.webhook_save(
-                    actor=request.user, url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=webhook.organization,
-                    tenant=webhook.tenant, enabled=form.cleaned_data["enabled"], description=form.cleaned_data["description"],
-                    webhook=webhook,
-                )
-                recheck(webhook, request.user, MANAGE)
-                record_change(actor=request.user, action=AuditAction.UPDATE, instance=webhook, before=before,
-                              after=snapshot(webhook), source="ui")
+            was_enabled = webhook.enabled
+            webhook, _ = webhook_services.webhook_save(
+                actor=request.user, url=form.cleaned_data["url"], events=form.cleaned_data["events"], organization=webhook.organization,
+                tenant=webhook.tenant, enabled=form.cleaned_data["enabled"], description=form.cleaned_data["description"],
+                webhook=webhook,
+            )
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, "Webhook saved." + (" It is enabled again." if webhook.enabled and before["enabled"] is False else ""))
+            messages.success(request, "Webhook saved." + (" It is enabled again." if webhook.enabled and not was_enabled else ""))
             return redirect("ui:webhook-detail", webhook_id=webhook.pk)
     table = _deliveries_table(request, webhook)
     export = table.export_response()
@@ -159,10 +150,8 @@ def webhook_detail(request, webhook_id):
 @require_POST
 def webhook_delete(request, webhook_id):
     webhook = _webhook_or_404(request, webhook_id)
-    with transaction.atomic():
-        record_change(actor=request.user, action=AuditAction.DELETE, instance=webhook, before=snapshot(webhook), source="ui")
-        url = webhook.url
-        webhook.delete()
+    url = webhook.url
+    webhook_services.webhook_delete(actor=request.user, webhook=webhook)
     messages.success(request, f"Webhook {url} deleted with its delivery log.")
     return redirect("ui:webhooks")
 
@@ -172,10 +161,7 @@ def webhook_delete(request, webhook_id):
 def webhook_redeliver(request, webhook_id, delivery_id):
     webhook = _webhook_or_404(request, webhook_id)
     delivery = get_object_or_404(WebhookDelivery.objects.for_user(request.user, MANAGE).filter(webhook=webhook), pk=delivery_id)
-    with transaction.atomic():
-        webhook_services.redeliver(delivery=delivery)
-        record_change(actor=request.user, action=AuditAction.ACTION, instance=delivery, source="ui",
-                      extra={"action": "redeliver"})
+    webhook_services.redeliver(delivery=delivery, actor=request.user)
     note = "" if webhook.enabled else " The webhook is disabled: enable it first, or the attempt fails at once."
     messages.success(request, f"Delivery #{delivery.pk} ({EVENT_LABELS.get(delivery.event, delivery.event)}) queued again with the same webhook-id.{note}")
     return redirect("ui:webhook-detail", webhook_id=webhook.pk)

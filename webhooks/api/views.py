@@ -16,6 +16,9 @@ from webhooks.models import Webhook, WebhookDelivery
 class WebhookViewSet(TenantScopedModelViewSet):
     """Outbound webhook subscriptions of an organization or a tenant (admins: they hold a signing secret)."""
 
+    def perform_delete(self, instance):
+        services.webhook_delete(actor=self.request.user, webhook=instance)
+
     queryset = Webhook.objects.all()
     serializer_class = serializers.WebhookSerializer
     filterset_class = filtersets.WebhookFilterSet
@@ -36,8 +39,7 @@ class WebhookDeliveryViewSet(TenantScopedReadOnlyViewSet):
     @extend_schema(request=None, responses={202: serializers.WebhookDeliverySerializer})
     @action(detail=True, methods=["post"], required_action=Action.MANAGE_CREDENTIALS)
     def redeliver(self, request, pk=None):
-        delivery = services.redeliver(delivery=self.get_object())
-        self.audit_action(delivery, "redeliver")
+        delivery = services.redeliver(delivery=self.get_object(), actor=request.user)
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
