@@ -24,10 +24,11 @@ from accounts.audit import AuditAction, record_change, snapshot
 from accounts.models import SECRET_FIELDS, ApiToken, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
-from portal.scoping import allowed_organizations, allowed_tenants, token_tenant_id
+from portal.scoping import allowed_organizations, allowed_tenants, is_operator, token_tenant_id
 
 __all__ = [
     "organization_update",
+    "organization_delete",
     "tenant_save",
     "tenant_delete",
     "user_create",
@@ -246,6 +247,16 @@ def organization_update(*, actor: User | None, organization: Organization, **fie
     organization.save()
     _audit(actor, AuditAction.UPDATE, organization, before=before)
     return organization
+
+
+def organization_delete(*, actor: User | None, organization: Organization) -> None:
+    """Remove an MSP organization: the platform operator only (its tenants protect it until they are gone)."""
+    if actor is not None and not is_operator(actor):
+        raise ScopeDenied("Only the platform operator removes an organization.")
+    before, pk = snapshot(organization), organization.pk
+    organization.delete()
+    organization.pk = pk
+    _audit(actor, AuditAction.DELETE, organization, before=before)
 
 
 TENANT_FIELDS = frozenset({"name", "slug", "timezone", "sync_interval_minutes"})

@@ -17,6 +17,9 @@ class OrganizationViewSet(TenantScopedModelViewSet):
     search_fields = ["name", "slug"]
     ordering_fields = ["name", "id"]
 
+    def perform_delete(self, instance):
+        services.organization_delete(actor=self.request.user, organization=instance)
+
 
 class TenantViewSet(TenantScopedModelViewSet):
     """Customer accounts of an MSP. Their actions live with the apps that own them: `sync` in ncm_sync,

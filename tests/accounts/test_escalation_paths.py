@@ -239,3 +239,15 @@ def test_ordinary_public_addresses_are_still_allowed():
     from portal.safe_http import is_public_address
 
     assert is_public_address("2606:4700:4700::1111") and is_public_address("1.1.1.1")
+
+
+def test_only_the_operator_removes_an_organization(world, client_for, operator):
+    from accounts.models import Organization
+    from tests.factories import make_org
+
+    empty = make_org("Empty MSP")
+    admin = make_user("empty-admin", org=empty, role="admin")
+    assert client_for(admin).delete(f"/api/v1/organizations/{empty.pk}/").status_code == 403
+    assert Organization.objects.filter(pk=empty.pk).exists()
+    Membership.objects.filter(user=admin).delete()
+    assert client_for(operator).delete(f"/api/v1/organizations/{empty.pk}/").status_code == 204
