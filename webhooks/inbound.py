@@ -11,6 +11,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from portal.tasks import enqueue
 from webhooks import alert_push
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,8 @@ def ncm_alert_push(request, token: str):
         return _error(exc.status, exc.detail)
     if outcome != alert_push.PushOutcome.ACCEPTED:
         return JsonResponse({"status": outcome, "alerts": 0}, status=200)
-    from webhooks.tasks import store_pushed_alerts_task
-
     try:
-        store_pushed_alerts_task.apply_async(args=[receiver.tenant_id, alerts], queue="interactive")
+        enqueue("webhooks.tasks.store_pushed_alerts_task", receiver.tenant_id, alerts, queue="interactive")
     except Exception:  # noqa: BLE001 - the broker is down: let NCM retry rather than lose the alert
         logger.exception("NCM alert push to tenant %s could not be queued", receiver.tenant_id)
         alert_push.forget_push(receiver=receiver, body=body, alerts=alerts)

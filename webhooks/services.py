@@ -29,9 +29,12 @@ from accounts.models import Organization, Tenant
 from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
 from portal.safe_http import DEFAULT_TIMEOUT, UnsafeTargetError, safe_session, validate_public_url
+from portal.tasks import enqueue
 from webhooks.models import DeliveryStatus, Event, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "webhooks.tasks.deliver_webhook_task"
 
 __all__ = [
     "webhook_save",
@@ -159,10 +162,8 @@ def emit_event(*, tenant: Tenant, event: str, data: dict) -> list[WebhookDeliver
         ]
     )
     if deliveries:
-        from webhooks.tasks import deliver_webhook_task
-
         ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: [deliver_webhook_task.delay(pk) for pk in ids])
+        transaction.on_commit(lambda: [enqueue(DELIVER_TASK, pk) for pk in ids])
     return deliveries
 
 
@@ -264,9 +265,7 @@ def attempt_delivery(delivery_id: int) -> WebhookDelivery | None:
         delivery.save()
         webhook.save(update_fields=["enabled", "disabled_reason", "consecutive_failures", "updated_at"])
     if delivery.status == DeliveryStatus.RETRYING and delivery.next_attempt_at - now <= BROKER_COUNTDOWN_LIMIT:
-        from webhooks.tasks import deliver_webhook_task
-
-        deliver_webhook_task.apply_async((delivery.pk,), countdown=(delivery.next_attempt_at - now).total_seconds())
+        enqueue(DELIVER_TASK, delivery.pk, countdown=(delivery.next_attempt_at - now).total_seconds())
     logger.info("Webhook delivery %s attempt %s: %s", delivery.pk, delivery.attempts, delivery.status)
     return delivery
 
@@ -279,10 +278,8 @@ def redeliver(*, delivery: WebhookDelivery, actor=None) -> WebhookDelivery:
         record_change(actor=actor, action=AuditAction.ACTION, instance=delivery, extra={"action": "redeliver"})
     delivery.status, delivery.next_attempt_at, delivery.error = DeliveryStatus.PENDING, timezone.now(), ""
     delivery.save(update_fields=["status", "next_attempt_at", "error"])
-    from webhooks.tasks import deliver_webhook_task
-
     pk = delivery.pk
-    transaction.on_commit(lambda: deliver_webhook_task.delay(pk))
+    transaction.on_commit(lambda: enqueue(DELIVER_TASK, pk))
     return delivery
 
 
