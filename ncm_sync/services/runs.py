@@ -40,6 +40,7 @@ from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
 from portal.heartbeat import Heartbeat
+from portal.tasks import enqueue as queue_task
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +92,7 @@ def _lost_message(run: SyncRun) -> str:
 
 
 def _enqueue(run: SyncRun) -> None:
-    from ncm_sync.tasks import sync_tenant_task
-
-    sync_tenant_task.apply_async(args=[run.pk])  # the `sync` queue (settings.CELERY_TASK_ROUTES)
+    queue_task("ncm_sync.tasks.sync_tenant_task", run.pk)  # the `sync` queue (settings.CELERY_TASK_ROUTES)
 
 
 def request_sync(*, tenant: Tenant, user=None, trigger: str = SyncTrigger.MANUAL, enqueue: bool = True) -> tuple[SyncRun, bool]:
