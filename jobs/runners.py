@@ -557,22 +557,35 @@ def run_speed_test(job_id: int) -> None:
             for start in range(0, len(devices), SPEED_TEST_CHUNK):
                 chunk = devices[start:start + SPEED_TEST_CHUNK]
                 chunk_items = list({item.pk: item for item, _ in chunk}.values())
-                body = {
-                    "account": client.url_for("accounts", account),
-                    "config": {**job.parameters, "net_device_ids": [int(n) if str(n).isdigit() else n for _, n in chunk]},
-                }
-                try:
-                    created = client.post("speed_test", body)
-                except NcmAmbiguousWriteError as exc:
-                    _settle(chunk_items, ItemStatus.UNKNOWN, f"{exc.message}. Not retried.")
+                config = {key: value for key, value in job.parameters.items() if key != "test_types"}
+                started, problems = [], []
+                # NCM runs one test type per speed_test job: one job per type asked for (download, upload, latency).
+                for test_type in _speed_test_types(job):
+                    body = {
+                        "account": client.url_for("accounts", account),
+                        "config": {**config, "test_type": test_type,
+                                   "net_device_ids": [int(n) if str(n).isdigit() else n for _, n in chunk]},
+                    }
+                    try:
+                        created = client.post("speed_test", body)
+                    except NcmAmbiguousWriteError as exc:
+                        problems.append((ItemStatus.UNKNOWN, f"{test_type}: {exc.message}. Not retried."))
+                        continue
+                    except NcmError as exc:
+                        problems.append((ItemStatus.FAILED, f"{test_type}: {exc.message}"))
+                        continue
+                    started.append(str(created.get("id")))
+                    services.job_log(job, f"NCM speed_test {started[-1]} ({test_type}) started for {len(chunk)} modem(s).")
+                if not started:
+                    unknown = any(status == ItemStatus.UNKNOWN for status, _ in problems)
+                    message = "; ".join(m for _, m in problems) if len(problems) > 1 else problems[0][1].split(": ", 1)[1]
+                    _settle(chunk_items, ItemStatus.UNKNOWN if unknown else ItemStatus.FAILED, message)
                     continue
-                except NcmError as exc:
-                    _settle(chunk_items, ItemStatus.FAILED, exc.message)
-                    continue
-                test_id = str(created.get("id"))
-                JobItem.objects.filter(pk__in=[i.pk for i in chunk_items]).update(ncm_ref=test_id)
-                services.job_log(job, f"NCM speed_test {test_id} started for {len(chunk)} modem(s).")
-                poll_speed_test_task.apply_async((job_id, test_id, 0), countdown=2)
+                JobItem.objects.filter(pk__in=[i.pk for i in chunk_items]).update(
+                    ncm_ref=",".join(started)[:64], result={"not_started": [m for _, m in problems]} if problems else None,
+                )
+                for test_id in started:
+                    poll_speed_test_task.apply_async((job_id, test_id, 0), countdown=2)
     services.job_finish_if_done(job_id)
 
 
@@ -584,10 +597,41 @@ def _settle(items: list[JobItem], status: str, error: str) -> None:
         services.job_update_counts(items[0].job_id)
 
 
+def _speed_test_types(job: Job) -> list[str]:
+    return list(job.parameters.get("test_types") or [job.parameters.get("test_type") or services.SPEED_TEST_TYPES[0]])
+
+
+def _with_ref(test_id: str) -> Q:
+    """Items whose ncm_ref (NCM speed_test ids, comma-separated: one per test type) names `test_id`."""
+    return (Q(ncm_ref=test_id) | Q(ncm_ref__startswith=f"{test_id},") | Q(ncm_ref__endswith=f",{test_id}")
+            | Q(ncm_ref__contains=f",{test_id},"))
+
+
+def _merge_modems(before: list[dict], new: list[dict]) -> list[dict]:
+    """One entry per modem across a router's tests: every figure measured, NCM's messages, failed if any failed."""
+    merged = {m.get("net_device"): dict(m) for m in before}
+    for outcome in new:
+        current = merged.get(outcome.get("net_device"))
+        if current is None:
+            merged[outcome.get("net_device")] = dict(outcome)
+            continue
+        for key in ("download_mbps", "upload_mbps", "latency_ms"):
+            if outcome.get(key) is not None:
+                current[key] = outcome[key]
+        if outcome.get("state") != "success":
+            current["state"] = outcome.get("state")
+        current["message"] = " | ".join(m for m in (current.get("message"), outcome.get("message")) if m)[:1500]
+    return list(merged.values())
+
+
 def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
-    """Read an NCM speed_test job; store results when complete. Returns the next poll delay, or None."""
+    """Read an NCM speed_test job; store results when complete. Returns the next poll delay, or None.
+    A router's item ends once every test of its job (one per test type) has."""
     job = Job.objects.get(pk=job_id)
-    items = list(JobItem.objects.filter(job_id=job_id, ncm_ref=test_id, status=ItemStatus.DISPATCHED))
+    items = [
+        item for item in JobItem.objects.filter(_with_ref(test_id), job_id=job_id, status=ItemStatus.DISPATCHED)
+        if test_id not in (item.result or {}).get("tests_done", [])
+    ]
     if not items:
         return None
     started = min(i.dispatched_at for i in items)
@@ -618,22 +662,34 @@ def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
         ok = result.get("state") == "success"
         rows.append(SpeedTestResult(
             tenant_id=job.tenant_id, job=job, router_id=router_id, net_device_id=pk,
-            test_type=job.parameters.get("test_type", ""), state=str(result.get("state", ""))[:20],
+            test_type=str((state.get("config") or {}).get("test_type") or job.parameters.get("test_type", ""))[:40],
+            state=str(result.get("state", ""))[:20],
             raw=str(result.get("results") or "")[:4000], **figures,
         ))
         outcome_by_router.setdefault(router_id, []).append({
             "net_device": pk, "state": result.get("state"), **figures,
             "message": str(result.get("results") or "")[:500],  # NCM's own words
         })
-    SpeedTestResult.objects.bulk_create(rows)
-    for item in items:
-        outcomes = outcome_by_router.get(item.router_id, [])
-        if outcomes and all(o["state"] == "success" for o in outcomes):
-            _record(item, ItemStatus.SUCCEEDED, result={"modems": outcomes})
-        else:
-            said = "; ".join(o["message"] for o in outcomes if o["state"] != "success" and o.get("message"))
-            _record(item, ItemStatus.FAILED, result={"modems": outcomes},
-                    error="NCM reported no successful speed test for this router's modem(s)" + (f": {said}" if said else "."))
+    with transaction.atomic():
+        SpeedTestResult.objects.bulk_create(rows)
+        # The same items may be settled by the poll of their other test types at the same moment: one at a time.
+        for item in JobItem.objects.select_for_update().filter(pk__in=[i.pk for i in items], status=ItemStatus.DISPATCHED):
+            earlier = dict(item.result or {})
+            if test_id in earlier.get("tests_done", []):
+                continue
+            done = sorted(set(earlier.get("tests_done", [])) | {test_id})
+            outcomes = _merge_modems(earlier.get("modems", []), outcome_by_router.get(item.router_id, []))
+            if not set(item.ncm_ref.split(",")) <= set(done):
+                JobItem.objects.filter(pk=item.pk).update(result={**earlier, "tests_done": done, "modems": outcomes})
+                continue
+            result = {"modems": outcomes, **({"not_started": earlier["not_started"]} if earlier.get("not_started") else {})}
+            if outcomes and all(o["state"] == "success" for o in outcomes) and not earlier.get("not_started"):
+                _record(item, ItemStatus.SUCCEEDED, result=result)
+            else:
+                said = "; ".join([o["message"] for o in outcomes if o["state"] != "success" and o.get("message")]
+                                 + [f"not started: {m}" for m in earlier.get("not_started") or []])
+                _record(item, ItemStatus.FAILED, result=result,
+                        error="NCM reported no successful speed test for this router's modem(s)" + (f": {said}" if said else "."))
     services.job_finish_if_done(job_id)
     return None
 
@@ -644,5 +700,5 @@ def _resume_speed_test(job: Job) -> None:
     if job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists():
         run_job_task.delay(job.pk)
     refs = JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED).exclude(ncm_ref="").values_list("ncm_ref", flat=True)
-    for test_id in set(refs):
+    for test_id in {test_id for ref in refs for test_id in ref.split(",")}:
         poll_speed_test_task.delay(job.pk, test_id, 0)

@@ -281,3 +281,40 @@ def test_results_read_as_people_read_them(sims, operator_user, client_for):
     assert bad["status"] == "failed" and "device offline" in bad["summary"]  # NCM's own words
     log = list(JobLogEntry.objects.filter(job=job).values_list("message", flat=True))
     assert log[-1] == "Finished: partially succeeded — 1 of 2 succeeded, 1 failed"
+
+
+def test_speed_test_of_all_three_types_shows_down_up_and_latency(sims, operator_user, client_for):
+    """NCM runs one test type per speed_test job: a job asking for download, upload and latency starts one of
+    each and the router's result shows all three figures."""
+    from jobs.models import SpeedTestResult
+    from tests.helpers.celery_worker import wait_for
+
+    sim = sims.start(routers=12, seed=35, keys=sim_keys("o10"), speed_test_duration_s=0.3)
+    tenant = synced_tenant(sim)
+    online, offline = _online_offline(tenant, 1, 1)
+    job = services.job_create(user=operator_user, tenant=tenant, kind="speed_test", router_ids=[online[0].pk, offline[0].pk],
+                              parameters={"test_types": ["TCP Download", "TCP Upload", "TCP Latency"]})
+    services.job_start(job.pk)
+    sim.reset_counters()
+    runners.run_speed_test(job.pk)
+    posted = [w["body"]["config"]["test_type"] for w in sim.state.writes if w["endpoint"] == "POST speed_test"]
+    assert posted and posted == ["TCP Download", "TCP Upload", "TCP Latency"] * (len(posted) // 3)  # per account
+    refs = {ref for value in JobItem.objects.filter(job=job).values_list("ncm_ref", flat=True) for ref in value.split(",")}
+    assert len(refs) == len(posted) and all(len(v.split(",")) == 3 for v in JobItem.objects.filter(job=job).values_list("ncm_ref", flat=True))
+
+    def finished():
+        for ref in refs:
+            runners.poll_speed_test(job.pk, ref, 0)
+        return Job.objects.get(pk=job.pk).finished_at
+
+    wait_for(finished, timeout=20, interval=0.3, message="the three speed tests to finish")
+    items = {i["router"]: i for i in client_for(operator_user).get(f"/api/v1/jobs/{job.pk}/").json()["items"]}
+    good, bad = items[online[0].pk], items[offline[0].pk]
+    assert good["status"] == "succeeded", good
+    assert "Mbps down · " in good["summary"] and " Mbps up · latency " in good["summary"] and good["summary"].endswith(" ms")
+    assert bad["status"] == "failed" and "device offline" in bad["summary"]
+    types = sorted(SpeedTestResult.objects.filter(job=job, router=online[0]).values_list("test_type", flat=True))
+    assert set(types) == {"TCP Download", "TCP Latency", "TCP Upload"} and len(types) % 3 == 0  # per modem
+    with pytest.raises(Exception, match="test_types must list"):
+        services.job_create(user=operator_user, tenant=tenant, kind="speed_test", router_ids=[online[0].pk],
+                            parameters={"test_types": ["TCP Download", "TCP Download"]})

@@ -219,3 +219,14 @@ def test_wizard_schedules_a_job_or_waits_for_a_window(world, fleets):
     assert client.post(f"/t/{tenant.pk}/jobs/new/", {**base, "step": "confirm", "when": "window"}).status_code == 302
     waiting = Job.objects.get(wait_for_window=True)
     assert waiting.status == "scheduled" and waiting.scheduled_for.astimezone(zone).time() == dtime(2, 0)
+
+
+def test_wizard_speed_test_of_download_upload_and_latency(world, fleets):
+    tenant = world.tenants[0]
+    alpha = fleets[tenant.pk][0]
+    client = login(world.actor(Role.ADMIN, "org", 0).user)
+    data = {"kind": "speed_test", "routers": [alpha.pk], "test_type": "all"}
+    preview = body(client.post(f"/t/{tenant.pk}/jobs/new/", {**data, "step": "preview"}))
+    assert "download, upload and latency (three NCM speed tests)" in preview
+    assert client.post(f"/t/{tenant.pk}/jobs/new/", {**data, "step": "confirm"}).status_code == 302
+    assert Job.objects.get().parameters["test_types"] == ["TCP Download", "TCP Upload", "TCP Latency"]

@@ -30,6 +30,7 @@ from ui.templatetags.ui import badge
 from ui.views.tenant import ROUTER_STATES, tenant_context
 
 MAX_PICK = 500
+ALL_SPEED_TESTS = "all"  # the wizard's "download, upload and latency": one NCM speed test of each type
 
 
 def _allowed_kinds(perms: TenantPermissions) -> list[tuple[str, str]]:
@@ -55,6 +56,8 @@ def _parameters(kind: str, data) -> dict:
     if kind == JobKind.REBOOT:
         return {"offline": "skip" if data.get("offline") == "skip" else "fail"}
     if kind == JobKind.SPEED_TEST:
+        if data.get("test_type") == ALL_SPEED_TESTS:
+            return {"test_types": list(SPEED_TEST_TYPES)}
         return {"test_type": data.get("test_type") or SPEED_TEST_TYPES[0]}
     if kind == JobKind.CONFIG_PUSH:
         raw = (data.get("diff") or "").strip()
@@ -149,7 +152,7 @@ def job_new(request, tenant_id):
     context = tenant_context(
         request, tenant, kinds=kinds, kind_values=[value for value, _label in kinds], kind=kind, groups=groups, routers=shown,
         matching=routers.count(), selected=selected, selected_groups=selected_groups, state=state, group_id=group_id,
-        q=q, speed_test_types=SPEED_TEST_TYPES, test_type=data.get("test_type", ""), mode=data.get("mode", "patch"),
+        q=q, speed_test_types=SPEED_TEST_TYPES, all_speed_tests=ALL_SPEED_TESTS, test_type=data.get("test_type", ""), mode=data.get("mode", "patch"),
         diff=data.get("diff", ""), offline=data.get("offline", "fail"), when=when,
         scheduled_for=data.get("scheduled_for", ""), has_windows=windows, step=1, errors=[],
         hidden_selected=sorted(selected - {r.pk for r in shown}),
