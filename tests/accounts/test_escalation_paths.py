@@ -189,12 +189,18 @@ def test_a_token_of_a_two_factor_user_still_works(world, client_for):
 #
 # 4. Admin: platform flags for superusers only
 #
-def test_staff_org_admin_cannot_make_itself_superuser_in_the_admin(world):
+def _staff_admin_client(world):
+    """An organization admin given admin-site access (staff), signed in."""
     staff = world.actor("admin", "org", 0).user
     staff.is_staff = True
     staff.save()
     client = Client()
     client.force_login(staff)
+    return staff, client
+
+
+def test_staff_org_admin_cannot_make_itself_superuser_in_the_admin(world):
+    staff, client = _staff_admin_client(world)
     page = client.get(f"/admin/accounts/user/{staff.pk}/change/").content.decode()
     assert 'name="is_superuser"' not in page and 'name="is_staff"' not in page
     client.post(f"/admin/accounts/user/{staff.pk}/change/", {
@@ -206,11 +212,7 @@ def test_staff_org_admin_cannot_make_itself_superuser_in_the_admin(world):
 
 
 def test_staff_org_admin_cannot_grant_itself_memberships_in_the_admin(world):
-    staff = world.actor("admin", "org", 0).user
-    staff.is_staff = True
-    staff.save()
-    client = Client()
-    client.force_login(staff)
+    staff, client = _staff_admin_client(world)
     response = client.post("/admin/accounts/membership/add/", {"user": staff.pk, "tenant": world.tenants[1].pk,
                                                                 "role": "admin"})
     assert response.status_code in (200, 403)
