@@ -1,5 +1,7 @@
 """Job tasks: thin wrappers taking ids. Item safety lives in jobs.runners (dispatched-before-send); leases and
 the sweep in jobs.sweep."""
+import logging
+
 from celery import shared_task
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
@@ -7,6 +9,8 @@ from django.db import InterfaceError, OperationalError
 # Late ack + reject on worker loss: a task whose worker is SIGKILLed is re-queued, and the runners never
 # re-send an item already marked dispatched, so the redelivery is safe.
 SAFE = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+logger = logging.getLogger(__name__)
 
 
 # A start that fails on the database (SQLite's "database is locked", a lock timeout, a failover) is retried
@@ -25,11 +29,23 @@ def start_job_task(self, job_id: int) -> None:
         raise
 
 
+def _gone(job_id: int) -> bool:
+    """A message for a job that no longer exists (deleted, or a broker left over from another database)."""
+    from jobs.models import Job
+
+    if Job.objects.filter(pk=job_id).exists():
+        return False
+    logger.warning("Job %s does not exist (deleted, or a message left in the broker from another database); skipped", job_id)
+    return True
+
+
 @shared_task(bind=True, soft_time_limit=300, time_limit=360, **SAFE)
 def run_job_task(self, job_id: int) -> None:
     from jobs.runners import run_job
     from jobs.sweep import extend_job_lease, job_heartbeat
 
+    if _gone(job_id):
+        return
     with job_heartbeat(job_id):
         delay = run_job(job_id)
     if delay is not None:
@@ -45,6 +61,8 @@ def poll_speed_test_task(job_id: int, test_id: str, attempt: int = 0) -> None:
     from jobs.runners import poll_speed_test
     from jobs.sweep import extend_job_lease, job_heartbeat
 
+    if _gone(job_id):
+        return
     with job_heartbeat(job_id):
         delay = poll_speed_test(job_id, test_id, attempt)
     if delay is not None:
