@@ -35,8 +35,8 @@ from django.utils import timezone
 from accounts.models import Credential
 from jobs import services
 from jobs.concurrency import TenantSlots
+from jobs.leases import extend_job_lease, item_heartbeat
 from jobs.models import ItemStatus, Job, JobItem, JobKind, JobStatus, SpeedTestResult
-from jobs.sweep import item_heartbeat
 from ncm_sync.client import (
     NcmAmbiguousWriteError,
     NcmError,
@@ -45,6 +45,7 @@ from ncm_sync.client import (
     client_for_credential,
 )
 from ncm_sync.models import ConfigurationManager, NetDevice, ncm_ref
+from portal.tasks import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -476,9 +477,6 @@ def resume_stalled_jobs(*, unattended_only: bool = False) -> int:
 
     With `unattended_only` (beat's sweep), a job whose lease is live (its tasks beat it: jobs.sweep) is left
     to them; a worker start-up re-drives every job (its predecessor's tasks may be gone)."""
-    from jobs.sweep import extend_job_lease
-    from jobs.tasks import run_job_task
-
     services.start_due_jobs()
     resumed, now = 0, timezone.now()
     for job in Job.objects.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLED], finished_at__isnull=True):
@@ -492,7 +490,7 @@ def resume_stalled_jobs(*, unattended_only: bool = False) -> int:
             job.kind == JobKind.REBOOT
             and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF).exists()
         ):
-            run_job_task.delay(job.pk)  # items to send, or accepted reboots to confirm
+            enqueue(services.RUN_JOB_TASK, job.pk)  # items to send, or accepted reboots to confirm
             extend_job_lease(job.pk)  # the queued drainer holds it now
             resumed += 1
         services.job_finish_if_done(job.pk)
@@ -518,8 +516,6 @@ def _parse_result(text: str) -> dict:
 
 def run_speed_test(job_id: int) -> None:
     """Start NCM speed_test jobs for the targets' modems, chunked at NCM's 10,000-device limit."""
-    from jobs.tasks import poll_speed_test_task
-
     job = Job.objects.select_related("tenant").get(pk=job_id)
     client = _client(job)
     if client is None:
@@ -585,7 +581,7 @@ def run_speed_test(job_id: int) -> None:
                     ncm_ref=",".join(started)[:64], result={"not_started": [m for _, m in problems]} if problems else None,
                 )
                 for test_id in started:
-                    poll_speed_test_task.apply_async((job_id, test_id, 0), countdown=2)
+                    enqueue(services.POLL_SPEED_TEST_TASK, job_id, test_id, 0, countdown=2)
     services.job_finish_if_done(job_id)
 
 
@@ -695,10 +691,8 @@ def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
 
 
 def _resume_speed_test(job: Job) -> None:
-    from jobs.tasks import poll_speed_test_task, run_job_task
-
     if job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists():
-        run_job_task.delay(job.pk)
+        enqueue(services.RUN_JOB_TASK, job.pk)
     refs = JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED).exclude(ncm_ref="").values_list("ncm_ref", flat=True)
     for test_id in {test_id for ref in refs for test_id in ref.split(",")}:
-        poll_speed_test_task.delay(job.pk, test_id, 0)
+        enqueue(services.POLL_SPEED_TEST_TASK, job.pk, test_id, 0)

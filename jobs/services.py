@@ -33,8 +33,13 @@ from jobs.models import (
 from jobs.formatting import counts_summary
 from ncm_sync.models import Group, Router
 from portal.events import announce
+from portal.tasks import enqueue
 
 logger = logging.getLogger(__name__)
+
+# Queued by name (portal.tasks.enqueue): services and runners never import jobs.tasks.
+RUN_JOB_TASK = "jobs.tasks.run_job_task"
+POLL_SPEED_TEST_TASK = "jobs.tasks.poll_speed_test_task"
 
 __all__ = [
     "job_create", "job_start", "job_cancel", "job_retry_failed", "job_finish_if_done", "job_log",
@@ -212,9 +217,7 @@ def job_create(
                     if job.status == JobStatus.SCHEDULED else ""))
     record_change(actor=user, action=AuditAction.CREATE, instance=job, source=source)
     if job.status == JobStatus.PENDING:
-        from jobs.tasks import start_job_task
-
-        transaction.on_commit(lambda: start_job_task.delay(job.pk))
+        transaction.on_commit(lambda: enqueue("jobs.tasks.start_job_task", job.pk))
     return job
 
 
@@ -250,12 +253,10 @@ def job_start(job_id: int) -> bool:
         job.lease_until = job.started_at + timedelta(seconds=settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS)
         job.save(update_fields=["status", "started_at", "counts", "lease_until"])
         job_log(job, f"Started with {job.counts['total']} item(s).")
-    from jobs.tasks import run_job_task
-
     # Several drainers per job (bounded; the tenant's in-flight cap bounds them further); one for speed tests,
     # which NCM runs as a single job per 10,000 modems.
     drainers = 1 if job.kind == JobKind.SPEED_TEST else max(1, min(settings.JOBS_PARALLEL_PER_JOB, job.counts["total"]))
-    transaction.on_commit(lambda: [run_job_task.delay(job_id) for _ in range(drainers)])
+    transaction.on_commit(lambda: [enqueue(RUN_JOB_TASK, job_id) for _ in range(drainers)])
     if job.counts["total"] == 0:
         job_finish_if_done(job_id)
     return True

@@ -42,7 +42,7 @@ def _gone(job_id: int) -> bool:
 @shared_task(bind=True, soft_time_limit=300, time_limit=360, **SAFE)
 def run_job_task(self, job_id: int) -> None:
     from jobs.runners import run_job
-    from jobs.sweep import extend_job_lease, job_heartbeat
+    from jobs.leases import extend_job_lease, job_heartbeat
 
     if _gone(job_id):
         return
@@ -59,7 +59,7 @@ def run_job_task(self, job_id: int) -> None:
 @shared_task(**SAFE)
 def poll_speed_test_task(job_id: int, test_id: str, attempt: int = 0) -> None:
     from jobs.runners import poll_speed_test
-    from jobs.sweep import extend_job_lease, job_heartbeat
+    from jobs.leases import extend_job_lease, job_heartbeat
 
     if _gone(job_id):
         return

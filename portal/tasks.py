@@ -13,4 +13,7 @@ __all__ = ["enqueue"]
 def enqueue(name: str, *args, countdown: float | None = None, **options):
     from celery import current_app
 
-    return current_app.tasks[name].apply_async(args=args, countdown=countdown, **options)
+    task = current_app.tasks[name]
+    if countdown is None and not options:
+        return task.delay(*args)
+    return task.apply_async(args=args, countdown=countdown, **options)
