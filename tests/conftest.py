@@ -64,3 +64,18 @@ def operator(db):
     from accounts.models import User
 
     return User.objects.create_superuser("operator", "op@example.com", "operator-password-123")
+
+
+@pytest.fixture
+def sims():
+    """Start NCM simulators with `sims.start(routers=..., seed=...)`; all stop after the test."""
+    from ncm_sim.testing import SimFleet
+
+    with SimFleet() as fleet:
+        yield fleet
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(settings):
+    """NCM retries back off in milliseconds in tests (production: 0.5 s doubling, or NCM's Retry-After)."""
+    settings.NCM_RETRY_BACKOFF = 0.005

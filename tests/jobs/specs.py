@@ -6,7 +6,7 @@ import datetime
 from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
 from ncm_sync.models import Router
 from tests.api_specs import Spec, register
-from tests.ncm_sync.specs import mirrored
+from tests.fleet import mirrored
 
 make_router = mirrored(Router, name="rtr", state="online")
 

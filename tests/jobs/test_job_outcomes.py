@@ -11,7 +11,7 @@ from jobs import runners, services
 from jobs.models import ItemStatus, Job, JobItem, JobLogEntry, JobStatus
 from ncm_sync.models import ConfigurationManager, Router
 from tests.jobs.test_jobs_sim import drain, operator_user, reboots_by_router, synced_tenant  # noqa: F401
-from tests.ncm_sync.conftest import sim_keys
+from tests.fleet import sim_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,7 @@ from ncm_sync.models import ConfigurationManager, Router
 from ncm_sync.services import sync_tenant
 from tests.factories import make_org, make_user
 from tests.helpers.celery_worker import celery_worker, wait_for
-from tests.ncm_sync.conftest import sim_keys, tenant_on
+from tests.fleet import sim_keys, tenant_on
 
 
 def synced_tenant(sim, org=None):

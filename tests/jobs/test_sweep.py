@@ -14,7 +14,7 @@ from jobs.sweep import start_stranded_jobs, sweep_jobs
 from ncm_sync.models import ConfigurationManager, Router
 from tests.helpers.celery_worker import celery_worker, wait_for
 from tests.jobs.test_jobs_sim import operator_user, synced_tenant  # noqa: F401  (fixture)
-from tests.ncm_sync.conftest import sim_keys
+from tests.fleet import sim_keys
 
 DIFF = [{"system": {"system_id": "pushed-after-a-failed-start"}}, []]
 

@@ -1,23 +1,9 @@
 """Isolation-test specs for the mirrored NCM models and sync runs (read-only endpoints)."""
 from __future__ import annotations
 
-from django.utils import timezone
-
 from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
 from tests.api_specs import Spec, register
-from tests.factories import unique
-
-
-def mirrored(model, **columns):
-    def make(tenant):
-        now = timezone.now()
-        ncm_id = unique("")
-        return model.objects.create(
-            tenant=tenant, ncm_id=ncm_id, data={"id": ncm_id, **columns}, content_hash="x" * 32,
-            first_seen_at=now, last_seen_at=now, **columns,
-        )
-
-    return make
+from tests.fleet import mirrored
 
 
 register("ncm_sync.Account", Spec(make=mirrored(Account, name="acct")))

@@ -8,7 +8,7 @@ from django.utils import timezone
 from ncm_sync import selectors
 from ncm_sync.models import Alert
 from tests.factories import make_org, make_tenant, make_user
-from tests.ncm_sync.specs import mirrored
+from tests.fleet import mirrored
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from ncm_sync.models import Alert, Router
-from tests.ncm_sync.specs import mirrored
+from tests.fleet import mirrored
 from webhooks import services
 from webhooks.models import WebhookDelivery
 

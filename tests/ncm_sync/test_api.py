@@ -15,7 +15,7 @@ from ncm_sync.models import SyncRun, SyncState
 from ncm_sync.ratebudget import RateBudget
 from ncm_sync.services import dispatch_due_syncs, request_sync, sync_tenant
 from tests.factories import make_credential, make_org, make_tenant, make_user
-from tests.ncm_sync.conftest import sim_keys, tenant_on
+from tests.fleet import sim_keys, tenant_on
 
 
 @pytest.fixture

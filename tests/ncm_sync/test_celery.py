@@ -11,7 +11,7 @@ from accounts.models import Tenant
 from ncm_sync.models import SyncRun, SyncState
 from tests.factories import make_org, make_user
 from tests.helpers.celery_worker import celery_worker, wait_for
-from tests.ncm_sync.conftest import sim_keys, tenant_on
+from tests.fleet import sim_keys, tenant_on
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("celery"), pytest.mark.django_db(transaction=True)]
 

@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 import ncm_config
 from ncm_sync.models import ConfigurationManager, Group, Router
+from tests.fleet import mirror_row as _mirror
 
 pytestmark = pytest.mark.django_db
-
-
-def _mirror(model, tenant, ncm_id, **fields):
-    now = timezone.now()
-    return model.objects.create(tenant=tenant, ncm_id=ncm_id, content_hash="x", first_seen_at=now, last_seen_at=now, **fields)
 
 
 def test_configuration_layers_and_origins(world, client_for):

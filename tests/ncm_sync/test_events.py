@@ -6,7 +6,7 @@ import pytest
 from accounts.services import credential_save
 from ncm_sync.models import Router
 from ncm_sync.services import sync_tenant
-from tests.ncm_sync.conftest import sim_keys, tenant_on
+from tests.fleet import sim_keys, tenant_on
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_save
 

@@ -14,7 +14,7 @@ from ncm_sync.models import SyncRun
 from ncm_sync.services import dispatch_due_syncs, request_sync
 from tests.factories import make_credential, make_org, make_tenant, make_user
 from tests.helpers.celery_worker import celery_beat, celery_worker, wait_for
-from tests.ncm_sync.conftest import sim_keys, tenant_on
+from tests.fleet import sim_keys, tenant_on
 
 
 def _running(tenant, *, started_ago: float, beat_ago: float | None) -> SyncRun:

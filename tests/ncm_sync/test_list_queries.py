@@ -13,21 +13,13 @@ from accounts.roles import Role
 from ncm_sync import selectors
 from ncm_sync.models import Alert, NetDevice, NetDeviceHealth, NetDeviceMetrics, Router
 from tests.factories import make_org, make_tenant, make_user
+from tests.fleet import mirror_rows
 from tests.ui.test_pages import body, login, region
 
 pytestmark = pytest.mark.django_db
 
-_next = iter(range(10_000_000, 99_000_000))
-
-
 def _rows(model, tenant, count, **fields):
-    now = timezone.now()
-    objs = []
-    for _ in range(count):
-        ncm_id = str(next(_next))
-        objs.append(model(tenant=tenant, ncm_id=ncm_id, data={"id": ncm_id, "mac": "00:30:44:aa:bb:cc"},
-                          content_hash="x" * 32, first_seen_at=now, last_seen_at=now, **fields))
-    return model.objects.bulk_create(objs)
+    return mirror_rows(model, tenant, count, data={"mac": "00:30:44:aa:bb:cc"}, **fields)
 
 
 def add_fleet(tenant, routers: int):

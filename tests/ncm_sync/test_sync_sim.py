@@ -5,7 +5,7 @@ import pytest
 
 from ncm_sync.models import Account, Alert, ConfigurationManager, Group, Location, NetDevice, NetDeviceHealth, NetDeviceMetrics, Router, SyncRun
 from ncm_sync.services import sync_tenant
-from tests.ncm_sync.conftest import sim_keys, tenant_on
+from tests.fleet import sim_keys, tenant_on
 
 TABLES = {
     Account: "accounts", Group: "groups", Router: "routers", NetDevice: "net_devices",

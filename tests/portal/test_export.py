@@ -9,7 +9,7 @@ from django.db import transaction
 
 from ncm_sync.models import Alert, NetDevice, Router
 from portal.api import export
-from tests.ncm_sync.specs import mirrored
+from tests.fleet import mirrored
 
 pytestmark = pytest.mark.django_db
 

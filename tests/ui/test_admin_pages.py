@@ -209,7 +209,7 @@ def test_credentials_page_is_write_only_and_role_gated(world):
 
 
 def test_test_connection_against_the_simulator(world, sim_fleet):
-    from tests.ncm_sync.conftest import sim_keys, tenant_on
+    from tests.fleet import sim_keys, tenant_on
 
     sim = sim_fleet.start(routers=7, seed=5, keys=sim_keys("uic"))
     tenant = tenant_on(sim, world.orgs[0], "Sim Customer")

@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from accounts.roles import Role
 from ncm_sync.models import Alert
-from tests.ncm_sync.specs import mirrored
-from tests.ui.fleet import make_fleet
+from tests.fleet import mirrored
+from tests.fleet import make_fleet
 from tests.ui.test_pages import body, login, region
 
 pytestmark = pytest.mark.django_db

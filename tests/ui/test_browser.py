@@ -61,7 +61,7 @@ def sim_world(transactional_db):
     """Two tenants of one MSP synced from two simulators, a third tenant of another MSP, and logins."""
     SimFleet = pytest.importorskip("ncm_sim.testing", reason="the NCM simulator (ncm_sim) is not in this tree").SimFleet
     from ncm_sync.services import sync_tenant
-    from tests.ncm_sync.conftest import tenant_on
+    from tests.fleet import tenant_on
 
     with SimFleet() as fleet:
         org = make_org("Northwind MSP")

@@ -275,7 +275,7 @@ def test_a_first_sync_is_announced_and_the_pages_fill_in_when_it_finishes(deskto
     and its dashboard fill in by themselves when the sync finishes."""
     from ncm_sync.models import Router
     from ncm_sync.services import runs, sync_tenant
-    from tests.ncm_sync.conftest import tenant_on
+    from tests.fleet import tenant_on
 
     monkeypatch.setattr(runs, "_enqueue", lambda run: None)  # we are the worker here
     newcomer = tenant_on(sim_world["fleet"].start(routers=5, seed=3), sim_world["org"], "New Customer")

@@ -109,7 +109,7 @@ def test_wizard_steps_parameters_filters_groups_and_schedule(page, live_server, 
 
     from jobs.models import Job
     from ncm_sync.models import Account, Group
-    from tests.ui.fleet import _mirror
+    from tests.fleet import mirror_row as _mirror
 
     base, bakery = live_server.url, sim_world["bakery"]
     # Two groups of one name, in two accounts.

@@ -6,7 +6,7 @@ import pytest
 from accounts.models import AuditEvent
 from accounts.roles import Role
 from jobs.models import Job
-from tests.ui.fleet import make_fleet
+from tests.fleet import make_fleet
 from tests.ui.test_pages import body, login
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +172,7 @@ def test_wizard_filter_keeps_chosen_routers(world, fleets):
 def test_wizard_names_groups_of_one_name_by_account(world, fleets):
     from ncm_sync.models import Account, Group
 
-    from tests.ui.fleet import _mirror
+    from tests.fleet import mirror_row as _mirror
 
     tenant = world.tenants[0]
     first = Group.objects.get(tenant=tenant)

@@ -9,7 +9,7 @@ import pytest
 from accounts.models import AuditEvent
 from accounts.roles import Role
 from ncm_sync.models import SyncRun
-from tests.ui.fleet import make_fleet
+from tests.fleet import make_fleet
 from tests.ui.test_pages import body, login, region
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
 from ncm_sync.models import Alert
-from tests.ncm_sync.specs import mirrored
+from tests.fleet import mirrored
 from webhooks import alert_push, services
 from webhooks.models import AlertPushReceiver, WebhookDelivery
 from webhooks.tasks import store_pushed_alerts_task

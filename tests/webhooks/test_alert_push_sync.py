@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from ncm_sync.models import Alert
 from ncm_sync.services import sync_tenant
-from tests.ncm_sync.conftest import sim_keys, sims, tenant_on  # noqa: F401  (fixture)
+from tests.fleet import sim_keys, tenant_on
 from webhooks import alert_push, services
 from webhooks.models import WebhookDelivery
 from webhooks.tasks import deliver_webhook_task, store_pushed_alerts_task
