@@ -24,23 +24,6 @@ OFFLINE_SPEED_TEST_WARNING = (
 )
 
 
-def _leaves(tree: Any, prefix: tuple = ()) -> dict[str, Any]:
-    """Dotted path -> value of each setting in a configuration tree. Empty branches hold no setting, so they
-    yield nothing (a layer that sets nothing is `{}`, not a setting with an empty name)."""
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, sub in tree.items():
-            if key != "_id_":
-                out.update(_leaves(sub, prefix + (str(key),)))
-        return out
-    if isinstance(tree, list) and any(isinstance(v, dict) for v in tree):
-        out = {}
-        for index, sub in enumerate(tree):
-            out.update(_leaves(sub, prefix + (str(index),)))
-        return out
-    return {".".join(prefix): tree} if prefix else {}
-
-
 def _removals(layer: list) -> set[str]:
     return {".".join(map(str, r)) if isinstance(r, (list, tuple)) else str(r) for r in (layer[1] if len(layer) > 1 else [])}
 
@@ -49,7 +32,7 @@ def config_changes(before: Any, after: Any) -> list[dict]:
     """Per setting of one layer, what a push changes: `{path, before, after, kind}` with kind `added`,
     `changed` or `removed` (a value dropped, or a removal NCM will apply)."""
     before, after = ncm_config.normalize(before), ncm_config.normalize(after)
-    old, new = _leaves(before[0]), _leaves(after[0])
+    old, new = ncm_config.flatten(before[0], expand_lists=True), ncm_config.flatten(after[0], expand_lists=True)
     rows = []
     for path in sorted(set(old) | set(new)):
         if path in old and path in new:

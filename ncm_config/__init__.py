@@ -13,6 +13,7 @@ Public API::
     apply_patch(config, diff) -> new_config     # PATCH: merge updates, keep the rest
     apply_put(diff) -> new_config               # PUT: replace
     merge_layers(group_config, individual_config) -> (merged, origins)
+    flatten(tree, expand_lists=False) -> {dotted path: value}   # the one flattening of a config tree
     mask_passwords(config) -> config            # passwords read back as "*"
     ConfigDiffError(message)                    # raised by apply_* on an invalid diff
 """
@@ -25,6 +26,7 @@ from .diff import (
     apply_patch,
     apply_put,
     diff_errors,
+    flatten,
     is_uuid,
     mask_passwords,
     merge_layers,
@@ -41,6 +43,7 @@ __all__ = [
     "apply_patch",
     "apply_put",
     "diff_errors",
+    "flatten",
     "is_uuid",
     "mask_passwords",
     "merge_layers",

@@ -454,15 +454,27 @@ def apply_put(diff: Any, previous: Any = None) -> list:
     return new
 
 
-def _leaf_paths(tree: dict, prefix: tuple = ()) -> list[tuple]:
-    out = []
-    for key, value in tree.items():
-        path = prefix + (str(key),)
-        if isinstance(value, dict) and value:
-            out.extend(_leaf_paths(value, path))
-        else:
-            out.append(path)
-    return out
+def flatten(tree: Any, *, expand_lists: bool = False, _prefix: tuple = ()) -> dict[str, Any]:
+    """Dotted path -> value of each setting in a configuration tree (the updates half of a diff).
+
+    The one flattening of configuration used by the sync's mirror, the API, the UI and job previews. Empty
+    branches hold no setting, so they yield nothing (a layer that sets nothing is `{}`, never a setting with
+    an empty name). With `expand_lists`, lists of objects are walked too (`lan.0.ip_address`) and their
+    `_id_` keys skipped, as a diff's per-setting view needs; otherwise a list is one value.
+    """
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, sub in tree.items():
+            if expand_lists and key == "_id_":
+                continue
+            out.update(flatten(sub, expand_lists=expand_lists, _prefix=_prefix + (str(key),)))
+        return out
+    if expand_lists and isinstance(tree, list) and any(isinstance(v, dict) for v in tree):
+        out = {}
+        for index, sub in enumerate(tree):
+            out.update(flatten(sub, expand_lists=True, _prefix=_prefix + (str(index),)))
+        return out
+    return {".".join(_prefix): tree} if _prefix else {}
 
 
 def merge_layers(group_config: Any, individual_config: Any) -> tuple[list, dict[str, str]]:
@@ -476,11 +488,12 @@ def merge_layers(group_config: Any, individual_config: Any) -> tuple[list, dict[
     i_upd, i_rem = normalize(individual_config)
     merged_upd = _merge(g_upd, i_upd, keep_masked=False)
     merged_rem = list(g_rem) + [r for r in i_rem if r not in g_rem]
-    indiv_leaves = set(_leaf_paths(i_upd))
+    indiv_leaves = {tuple(path.split(".")) for path in flatten(i_upd)}
     origins: dict[str, str] = {}
-    for path in _leaf_paths(merged_upd):
+    for dotted in flatten(merged_upd):
+        path = tuple(dotted.split("."))
         from_indiv = any(path[:n] in indiv_leaves for n in range(1, len(path) + 1))
-        origins[".".join(path)] = "individual" if from_indiv else "group"
+        origins[dotted] = "individual" if from_indiv else "group"
     return [merged_upd, merged_rem], origins
 
 

@@ -375,15 +375,6 @@ def modem_figures(modems: QuerySet) -> dict[str, int]:
 #
 # Configuration layers
 #
-def _leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict) and tree:
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: tree}
-
-
 def router_configuration(router: Router) -> dict[str, Any]:
     """A router's configuration layers (NCM's rules, `ncm_config`): group, individual, the effective result,
     and per setting the layer its value comes from. Passwords are masked throughout."""
@@ -395,7 +386,7 @@ def router_configuration(router: Router) -> dict[str, Any]:
     group, individual = ncm_config.mask_passwords(group_layer or [{}, []]), ncm_config.mask_passwords(individual_layer or [{}, []])
     merged, origins = ncm_config.merge_layers(group, individual)
     removed = sorted({".".join(map(str, path)) if isinstance(path, (list, tuple)) else str(path) for path in individual[1]})
-    group_values, merged_values = _leaves(group[0]), _leaves(merged[0])
+    group_values, merged_values = ncm_config.flatten(group[0]), ncm_config.flatten(merged[0])
     rows = []
     for path in sorted(origins):
         if origins[path] == "group" and any(path == r or path.startswith(r + ".") for r in removed):

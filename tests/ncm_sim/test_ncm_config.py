@@ -104,3 +104,13 @@ def test_mask_passwords():
     assert masked[0]["certmgmt"]["certs"][LAN0]["key"] == "*"
     assert masked[1] == [["lan", 1]] and cfg[0]["wlan"]["radio"]["0"]["bss"]["0"]["wpapsk"] == "2secret4Usorry"
     assert mask_passwords({"password": "x"}) == {"password": "*"}
+
+
+def test_flatten_is_the_one_dotted_view_of_a_layer():
+    """Sync, API, UI and previews share it: no setting with an empty name, lists expanded only on demand."""
+    from ncm_config import flatten
+
+    assert flatten({}) == {} and flatten({"system": {}}) == {}
+    layer = {"system": {"system_id": "a", "logging": {"level": "info"}}, "lan": [{"_id_": "00000000-1", "ip": "10.0.0.1"}]}
+    assert flatten(layer) == {"system.system_id": "a", "system.logging.level": "info", "lan": layer["lan"]}
+    assert flatten(layer, expand_lists=True) == {"system.system_id": "a", "system.logging.level": "info", "lan.0.ip": "10.0.0.1"}
