@@ -163,3 +163,36 @@ def test_wizard_steps_parameters_filters_groups_and_schedule(page, live_server, 
     job = Job.objects.get(tenant=bakery)
     assert job.status == "scheduled" and job.scheduled_for == at and job.target_router_ids == [offline.pk]
     shots(page, "job-scheduled")
+
+
+def test_a_job_whose_start_task_was_lost_is_finished_by_the_sweep_and_the_page_follows(
+        page, live_server, sim_world, eager, settings, monkeypatch):
+    """Issue 13 item 1, as a person sees it: the start task of a job never runs (lost, or failed on the
+    database); the job page says it is pending, then the sweep (beat, every minute) starts it, and the open
+    page follows it to its end without a reload."""
+    from jobs import tasks
+    from jobs.models import Job
+    from jobs.sweep import sweep_jobs
+
+    monkeypatch.setattr(tasks.start_job_task, "delay", lambda *a, **k: None)  # the start task is lost
+    settings.JOBS_START_GRACE_SECONDS = 0
+    tenant = sim_world["bakery"]
+    (online,), _ = _routers(tenant)
+    open_jobs_page(page, live_server.url, tenant)
+    page.click("#new-job")
+    page.wait_for_selector("#job-form")
+    page.check(f"#pick-{online.pk}")
+    page.check("#job-form input[name=kind][value=reboot]")
+    page.click("#preview-job")
+    page.wait_for_selector("#job-preview")
+    page.click("#confirm-job")
+    page.wait_for_selector("#job-live")
+    assert page.get_attribute("#job-live", "data-status") == "pending"
+    job = Job.objects.get()
+    assert job.status == "pending"
+    done = sweep_jobs()  # what beat runs every minute
+    assert job.pk in done["stranded"]
+    page.wait_for_function("['succeeded','partial','failed'].includes(document.querySelector('#job-live').dataset.status)",
+                           timeout=60000)
+    assert page.get_attribute("#job-live", "data-status") == "succeeded"
+    assert "Started by the sweep" in page.inner_text("main")
