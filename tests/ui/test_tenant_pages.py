@@ -125,3 +125,16 @@ def test_customer_cannot_sync_another_tenant(world, fleets):
     client = login(world.actor(Role.ADMIN, "tenant", 0).user)
     assert client.post(f"/t/{world.tenants[1].pk}/sync/now/").status_code == 404
     assert not SyncRun.objects.exists()
+
+
+def test_sync_page_says_when_no_dispatcher_runs_scheduled_syncs(world):
+    """Without beat (or a worker on its queue) nothing syncs on schedule: the sync page says so, and stops
+    saying it once the dispatcher has run."""
+    from ncm_sync.services.runs import dispatch_due_syncs
+
+    tenant = world.tenants[0]
+    client = login(world.actor(Role.READ_ONLY, "org", 0).user)
+    page = body(client.get(f"/t/{tenant.pk}/sync/"))
+    assert 'id="dispatcher-stale"' in page and "celery -A portal beat" in page
+    dispatch_due_syncs()
+    assert 'id="dispatcher-stale"' not in body(client.get(f"/t/{tenant.pk}/sync/"))

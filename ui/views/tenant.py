@@ -405,8 +405,12 @@ def sync_runs(request, tenant_id):
         params = request.GET.copy()
         params["watch"] = str(active.pk)
         poll_url = f"{request.path}?{params.urlencode()}"
+    from ncm_sync.services.runs import dispatcher_last_run, dispatcher_status
+
+    dispatcher = {**dispatcher_status(), "last_run": dispatcher_last_run()}
     return render(request, "ui/tenant/sync_runs.html", tenant_context(
-        request, tenant, table=table, active=active, watched=watched, poll_url=poll_url, noun="runs"))
+        request, tenant, table=table, active=active, watched=watched, poll_url=poll_url, noun="runs",
+        dispatcher=dispatcher))
 
 
 @login_required
