@@ -22,15 +22,20 @@ from jobs.formatting import counts_summary, item_summary
 from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind, MaintenanceWindow
 from jobs.preview import job_preview
 from jobs.services import SPEED_TEST_TYPES
+from ncm_sync.filtersets import RouterFilterSet
 from ncm_sync.models import Group
 from ui import mirror
 from ui.access import TenantPermissions, tenant_or_404
+from ui.selectors import filterset_filters
 from ui.tables import Column, DataTable, when_column
 from ui.templatetags.ui import badge
-from ui.views.tenant import ROUTER_STATES, tenant_context
+from ui.views.tenant import tenant_context
 
 MAX_PICK = 500
 ALL_SPEED_TESTS = "all"  # the wizard's "download, upload and latency": one NCM speed test of each type
+
+# The wizard's router filters apply the API's FilterSet (state, group), so both faces filter alike.
+WIZARD_FILTERS = filterset_filters(RouterFilterSet, {"state": "state", "in_group": "group"})
 
 
 def _allowed_kinds(perms: TenantPermissions) -> list[tuple[str, str]]:
@@ -128,10 +133,10 @@ def job_new(request, tenant_id):
     kind = data.get("kind") if data.get("kind") in dict(kinds) else ""
     routers = mirror.routers_for(request.user, tenant)
     state, group_id, q = data.get("state", ""), data.get("in_group", ""), (data.get("q") or "").strip()
-    if state in ROUTER_STATES:
-        routers = routers.filter(state=state)
-    if group_id.isdigit():
-        routers = routers.filter(group_id=group_id)
+    # The same filters as the routers page and `?state=`/`?group=` in the API (ncm_sync's RouterFilterSet).
+    for param, apply in WIZARD_FILTERS.items():
+        if data.get(param):
+            routers = apply(routers, data.get(param))
     if q:
         routers = routers.filter(name__icontains=q) | routers.filter(serial_number__icontains=q)
     routers = routers.order_by("name")
