@@ -206,6 +206,10 @@ SYNC_DISPATCH_INTERVAL_SECONDS = float(os.environ.get("SYNC_DISPATCH_INTERVAL_SE
 SYNC_DISPATCHER_STALE_SECONDS = float(os.environ.get("SYNC_DISPATCHER_STALE_SECONDS", "300"))
 # Facts /readyz reports besides its database and broker checks (name -> dotted callable returning a dict).
 READYZ_REPORTS = {"sync_dispatcher": "ncm_sync.services.runs.dispatcher_status"}
+# /metrics (Prometheus text) answers only `Authorization: Bearer $PORTAL_METRICS_TOKEN` (404 otherwise, or when unset).
+PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
+# Each app's figures for /metrics (portal/metrics.py): dotted callables yielding metric families.
+METRICS_COLLECTORS = ["ncm_sync.metrics.collect", "jobs.metrics.collect", "webhooks.metrics.collect"]
 
 #
 # Internationalisation

@@ -7,13 +7,14 @@ import accounts.api.urls  # noqa: F401  (registers viewsets on the router)
 import ncm_sync.api.urls  # noqa: F401
 import jobs.api.urls  # noqa: F401
 import webhooks.api.urls  # noqa: F401
-from portal import health
+from portal import health, metrics
 from portal.api.router import router
 from webhooks import inbound
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # NCM alert push destinations post here (unguessable per-tenant token + x-cp-signature; no session).
     path("hooks/ncm/<str:token>/", inbound.ncm_alert_push, name="ncm-alert-push"),
