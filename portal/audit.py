@@ -39,7 +39,8 @@ def audit_source(source: str):
         _recorded.reset(tokens[1])
 
 
-def current_audit_source(default: str = "api") -> str:
+def current_audit_source(default: str = "system") -> str:
+    """The face of the current request; outside a request (management commands, workers) `system`."""
     return _source.get() or default
 
 
