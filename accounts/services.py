@@ -525,3 +525,15 @@ def two_factor_disable(*, user: User, code: str) -> bool:
     TOTPDevice.objects.filter(user=user).delete()
     record_account_action(user=user, name="two_factor_disabled")
     return True
+
+
+def prune_audit_events(*, now=None) -> int:
+    """Audit events past retention (settings.RETENTION_DAYS["audit_events"], the longest), in batches. The log is
+    append-only for everyone; only this retention removes its oldest entries."""
+    from accounts.models import AuditEvent
+    from portal.retention import delete_in_batches, retention_cutoff
+
+    cutoff = retention_cutoff("audit_events", now)
+    if cutoff is None:
+        return 0
+    return delete_in_batches(AuditEvent.objects.filter(created_at__lt=cutoff))

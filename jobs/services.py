@@ -29,10 +29,12 @@ from jobs.models import (
     JobLogEntry,
     JobStatus,
     MaintenanceWindow,
+    TERMINAL_JOB_STATUSES,
 )
 from jobs.formatting import counts_summary
 from ncm_sync.models import Group, Router
 from portal.events import announce
+from portal.retention import delete_in_batches, retention_cutoff
 from portal.tasks import enqueue
 
 logger = logging.getLogger(__name__)
@@ -379,3 +381,12 @@ def maintenance_window_delete(*, actor, window: MaintenanceWindow) -> None:
         require_action(actor, Action.CHANGE, tenant=window.tenant)
         record_change(actor=actor, action=AuditAction.DELETE, instance=window, before=snapshot(window))
     window.delete()
+
+
+def prune_jobs(*, now=None) -> int:
+    """Finished jobs past retention (settings.RETENTION_DAYS["jobs"]) with their items and log, in batches.
+    Speed-test history keeps its results (their job link becomes empty)."""
+    cutoff = retention_cutoff("jobs", now)
+    if cutoff is None:
+        return 0
+    return delete_in_batches(Job.objects.filter(finished_at__lt=cutoff, status__in=TERMINAL_JOB_STATUSES))

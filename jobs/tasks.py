@@ -83,3 +83,11 @@ def resume_stalled_jobs_task(at_startup: bool = False) -> None:
 def _resume_on_worker_start(sender=None, **kwargs):
     # AWX-style start-up reaping: a restarted worker picks up jobs its predecessor was running.
     resume_stalled_jobs_task.delay(at_startup=True)
+
+
+@shared_task(ignore_result=True)
+def prune_jobs_task() -> int:
+    """Beat, daily: retention (settings.RETENTION_DAYS)."""
+    from jobs.services import prune_jobs
+
+    return prune_jobs()

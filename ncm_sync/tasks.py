@@ -21,3 +21,11 @@ def dispatch_due_syncs() -> int:
     from ncm_sync.services import dispatch_due_syncs as dispatch
 
     return len(dispatch())
+
+
+@shared_task(ignore_result=True)
+def prune_sync_runs_task() -> int:
+    """Beat, daily: retention (settings.RETENTION_DAYS)."""
+    from ncm_sync.services.runs import prune_sync_runs
+
+    return prune_sync_runs()

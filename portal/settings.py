@@ -351,6 +351,12 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Every beat entry, declared here and nowhere else: the DatabaseScheduler installs them in its tables when beat
 # starts (`migrate` + one `celery -A portal beat` is all a portal needs). Exactly one beat runs.
+# Retention (portal/retention.py), in days; 0 keeps forever. Audit events longest (they answer "who did what").
+RETENTION_DAYS = {
+    kind: int(os.environ.get(f"RETENTION_{kind.upper()}_DAYS", default))
+    for kind, default in (("sync_runs", 30), ("jobs", 180), ("webhook_deliveries", 30), ("audit_events", 730))
+}
+RETENTION_BATCH_SIZE = 1000
 CELERY_BEAT_SCHEDULE = {
     "ncm_sync.dispatch_due_syncs": {
         "task": "ncm_sync.tasks.dispatch_due_syncs",
@@ -367,6 +373,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Daily retention (settings.RETENTION_DAYS), each app its own rows, in batches.
+    "ncm_sync-prune-sync-runs": {"task": "ncm_sync.tasks.prune_sync_runs_task", "schedule": 86400.0},
+    "jobs-prune-jobs": {"task": "jobs.tasks.prune_jobs_task", "schedule": 86400.0},
+    "webhooks-prune-deliveries": {"task": "webhooks.tasks.prune_deliveries_task", "schedule": 86400.0},
+    "accounts-prune-audit-events": {"task": "accounts.tasks.prune_audit_events_task", "schedule": 86400.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -29,6 +29,7 @@ from accounts.models import Organization, Tenant
 from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
 from portal.safe_http import DEFAULT_TIMEOUT, UnsafeTargetError, safe_session, validate_public_url
+from portal.retention import delete_in_batches, retention_cutoff
 from portal.tasks import enqueue
 from webhooks.models import DeliveryStatus, Event, Webhook, WebhookDelivery
 
@@ -290,3 +291,12 @@ def due_deliveries(limit: int = 500) -> list[int]:
             status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING], next_attempt_at__lte=timezone.now()
         ).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
     )
+
+
+def prune_deliveries(*, now=None) -> int:
+    """Settled webhook deliveries past retention (settings.RETENTION_DAYS["webhook_deliveries"]), in batches."""
+    cutoff = retention_cutoff("webhook_deliveries", now)
+    if cutoff is None:
+        return 0
+    return delete_in_batches(WebhookDelivery.objects.filter(
+        created_at__lt=cutoff, status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED]))

@@ -35,3 +35,11 @@ def store_pushed_alerts_task(self, tenant_id: int, alerts: list[dict]) -> int:
     if sync_in_progress(tenant_id) and self.request.retries < self.max_retries:
         raise self.retry(countdown=ALERT_SYNC_WAIT_SECONDS)
     return store_pushed_alerts(tenant_id=tenant_id, alerts=alerts)
+
+
+@shared_task(ignore_result=True)
+def prune_deliveries_task() -> int:
+    """Beat, daily: retention (settings.RETENTION_DAYS)."""
+    from webhooks.services import prune_deliveries
+
+    return prune_deliveries()

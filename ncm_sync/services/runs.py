@@ -40,6 +40,7 @@ from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
 from portal.heartbeat import Heartbeat
+from portal.retention import delete_in_batches, retention_cutoff
 from portal.tasks import enqueue as queue_task
 
 logger = logging.getLogger(__name__)
@@ -361,3 +362,11 @@ def dispatch_due_syncs(*, now=None, limit: int = 500) -> list[int]:
             started.append(tenant.pk)
     cache.set(DISPATCHER_LAST_RUN_KEY, timezone.now().isoformat(), timeout=None)
     return started
+
+
+def prune_sync_runs(*, now=None) -> int:
+    """Finished sync runs past retention (settings.RETENTION_DAYS["sync_runs"]), in batches."""
+    cutoff = retention_cutoff("sync_runs", now)
+    if cutoff is None:
+        return 0
+    return delete_in_batches(SyncRun.objects.filter(created_at__lt=cutoff).exclude(status__in=ACTIVE))
