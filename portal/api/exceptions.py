@@ -56,4 +56,7 @@ def json_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied) and exc.__class__.__module__.startswith("axes"):
         return Response({"detail": "Too many failed sign-ins. Try again later."}, status=429)
     response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # A bare list of messages (e.g. DRF's search box refusing a NUL character): errors are always an object.
+        response.data = {"detail": response.data}
     return response
