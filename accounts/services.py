@@ -28,6 +28,7 @@ from portal.scoping import allowed_organizations, allowed_tenants, is_operator, 
 
 __all__ = [
     "organization_update",
+    "organization_create",
     "organization_delete",
     "tenant_save",
     "tenant_delete",
@@ -43,6 +44,7 @@ __all__ = [
     "credential_secrets",
     "validate_base_url",
     "api_token_create",
+    "api_token_rename",
     "api_token_revoke",
     "api_token_lookup",
     "rotate_all_secrets",
@@ -246,6 +248,18 @@ def organization_update(*, actor: User | None, organization: Organization, **fie
     organization.full_clean()
     organization.save()
     _audit(actor, AuditAction.UPDATE, organization, before=before)
+    return organization
+
+
+def organization_create(*, actor: User | None, name: str, slug: str, **fields) -> Organization:
+    """A new MSP organization: the platform operator only."""
+    if actor is not None and not is_operator(actor):
+        raise ScopeDenied("Only the platform operator creates an organization.")
+    organization = Organization(name=name, slug=slug,
+                                **{k: v for k, v in fields.items() if k in ORGANIZATION_FIELDS})
+    organization.full_clean()
+    organization.save()
+    _audit(actor, AuditAction.CREATE, organization)
     return organization
 
 
@@ -467,6 +481,21 @@ def api_token_lookup(clear: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+    return token
+
+
+def api_token_rename(*, actor: User | None, token: ApiToken, name: str) -> ApiToken:
+    """Only a token's label changes after creation: its reach is fixed. Same reach rule as revoking."""
+    if actor is not None:
+        parent = _request_token(actor)
+        if parent is not None and parent.pk != token.pk and parent.tenant_id is not None and token.tenant_id != parent.tenant_id:
+            raise ScopeDenied("This token is bound to one tenant: it can rename only itself or tokens bound there.")
+        if token.user_id != actor.pk:
+            require_manages_user(actor, token.user)
+    before = snapshot(token)
+    token.name = name
+    token.save(update_fields=["name"])
+    _audit(actor, AuditAction.UPDATE, token, before=before)
     return token
 
 

@@ -8,7 +8,7 @@ from accounts.models import Tenant
 from accounts.roles import Action
 from portal.scoping import allowed_organizations, allowed_tenants
 
-__all__ = ["is_customer", "tenant_or_404", "TenantPermissions", "OrgPermissions", "require", "require_anywhere", "recheck", "in_scope"]
+__all__ = ["is_customer", "tenant_or_404", "TenantPermissions", "OrgPermissions", "require", "require_anywhere", "in_scope"]
 
 
 def is_customer(user) -> bool:
@@ -50,13 +50,6 @@ def require_anywhere(user, action: str, message: str | None = None) -> OrgPermis
 def in_scope(instance, user, action: str) -> bool:
     """Whether `instance` is in `Model.objects.for_user(user, action)`."""
     return type(instance)._default_manager.all().for_user(user, action).filter(pk=instance.pk).exists()
-
-
-def recheck(instance, user, action: str) -> None:
-    """After a save, inside the transaction (as the API's `_recheck`): a write that put the object outside
-    what the user may manage raises 403, and the atomic block rolls it back."""
-    if not in_scope(instance, user, action):
-        raise PermissionDenied("This change would put the object outside what you may manage.")
 
 
 class TenantPermissions:

@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Tenant
-from ncm_sync.events import alert_event_data, announce_alert_created, announce_synced_alerts  # noqa: F401
+from ncm_sync.events import announce_alert_created
 from portal.crypto import decrypt_json, encrypt_json
 from webhooks.models import AlertPushReceiver
 
@@ -59,9 +59,6 @@ __all__ = [
     "store_pushed_alerts",
     "sync_in_progress",
     "forget_push",
-    "alert_event_data",
-    "emit_alert_created",
-    "emit_synced_alerts",
 ]
 
 MAX_BODY_BYTES = 256 * 1024
@@ -266,12 +263,9 @@ def store_alert(*, tenant_id: int, obj: dict):
         with transaction.atomic():
             alert, created = Alert.objects.get_or_create(tenant_id=tenant_id, ncm_id=ncm_id, defaults=defaults)
             if created:
-                emit_alert_created(alert)
+                announce_alert_created(alert)
     except IntegrityError:  # lost a race with the sync or a concurrent push: the row exists
         return Alert.objects.get(tenant_id=tenant_id, ncm_id=ncm_id), False
     return alert, created
 
 
-# Alert events are the mirror's (ncm_sync/events.py); kept here under their old names for callers.
-emit_alert_created = announce_alert_created
-emit_synced_alerts = announce_synced_alerts

@@ -22,6 +22,9 @@ class OrganizationSerializer(ScopedModelSerializer):
         fields = ["id", "name", "slug", "require_two_factor", "created_at"]
         read_only_fields = ["created_at"]
 
+    def create(self, validated_data):
+        return services.organization_create(actor=_actor(self), **validated_data)
+
     def update(self, instance, validated_data):
         return services.organization_update(actor=_actor(self), organization=instance, **validated_data)
 
@@ -152,9 +155,8 @@ class ApiTokenSerializer(ScopedModelSerializer):
 
     def update(self, instance, validated_data):
         # Only the label changes: a token's reach is fixed when it is created.
-        instance.name = validated_data.get("name", instance.name)
-        instance.save(update_fields=["name"])
-        return instance
+        return services.api_token_rename(actor=_actor(self), token=instance,
+                                         name=validated_data.get("name", instance.name))
 
 
 class AuditEventSerializer(ScopedModelSerializer):

@@ -130,15 +130,15 @@ def test_admin_lists_alerts_in_scope_and_acknowledges(world, client):
 
 
 def test_sync_announces_new_alerts_but_not_the_first_backfill(world):
-    from webhooks.alert_push import emit_synced_alerts
+    from ncm_sync.events import announce_synced_alerts
 
     tenant = world.tenants[0]
     services.webhook_save(url="https://hooks.example.com/in", events=["alert.created"], tenant=tenant)
     run_time = timezone.now()
     new = _alert(tenant, first_seen_at=run_time)
     _alert(tenant)  # stored earlier (another run, or a push)
-    assert emit_synced_alerts(tenant_id=tenant.pk, first_seen_at=run_time, initial=True) == 0
-    assert emit_synced_alerts(tenant_id=tenant.pk, first_seen_at=run_time, initial=False) == 1
+    assert announce_synced_alerts(tenant_id=tenant.pk, first_seen_at=run_time, initial=True) == 0
+    assert announce_synced_alerts(tenant_id=tenant.pk, first_seen_at=run_time, initial=False) == 1
     (delivery,) = WebhookDelivery.objects.filter(event="alert.created")
     assert delivery.payload["data"]["alert"] == new.pk
 
