@@ -72,7 +72,8 @@ class Faults:
 
         *endpoint* is a call-key prefix (``"GET routers"``); *after* lets that many matching
         calls through first (e.g. ``after=1`` fails page 2). With ``applied=True`` a matching
-        write is applied before the error is answered (an ambiguous write).
+        write is applied before the error is answered (an ambiguous write); such a fault only
+        counts writes the simulator accepted, so a refused write (403, 400) never uses it up.
         """
         with self._lock:
             self._scripted.append(_Scripted(int(status), int(count), retry_after, endpoint, applied, int(after)))
@@ -81,34 +82,45 @@ class Faults:
         with self._lock:
             self._scripted.clear()
 
+    def after_accepted_write(self, endpoint: str) -> tuple[int, dict] | None:
+        """A write was applied: the ``(status, headers)`` an ``applied=True`` fault answers instead, or None."""
+        with self._lock:
+            scripted = self._take_scripted(endpoint, applied=True)
+        return scripted[:2] if scripted is not None else None
+
+    def _take_scripted(self, endpoint: str, *, applied: bool) -> tuple[int, dict, bool] | None:
+        for s in self._scripted:
+            if s.applied == applied and s.remaining > 0 and (s.endpoint is None or endpoint.startswith(s.endpoint)):
+                if s.after > 0:
+                    s.after -= 1
+                    continue
+                s.remaining -= 1
+                if s.remaining == 0:
+                    self._scripted.remove(s)
+                headers = {"Retry-After": str(s.retry_after)} if s.retry_after is not None else {}
+                return s.status, headers, applied
+        return None
+
     def _matches(self, endpoint: str, prefixes) -> bool:
         return not prefixes or any(endpoint.startswith(p) for p in prefixes)
 
-    def before(self, endpoint: str, is_write: bool) -> tuple[int, dict, bool] | None:
-        """Decide a fault for a call about to be handled.
+    def before(self, endpoint: str, is_write: bool) -> tuple[int, dict] | None:
+        """Decide a fault for a call about to be handled: ``(status, headers)`` or ``None``.
 
-        Returns ``(status, headers, apply_first)`` or ``None``. ``apply_first`` means
-        "handle the write, then answer this status" (only for scripted ambiguous faults).
+        Ambiguous-write faults are decided after the write, by :meth:`after_accepted_write`.
         """
         with self._lock:
-            for s in self._scripted:
-                if s.remaining > 0 and (s.endpoint is None or endpoint.startswith(s.endpoint)):
-                    if s.after > 0:
-                        s.after -= 1
-                        continue
-                    s.remaining -= 1
-                    if s.remaining == 0:
-                        self._scripted.remove(s)
-                    headers = {"Retry-After": str(s.retry_after)} if s.retry_after is not None else {}
-                    return s.status, headers, bool(s.applied and is_write)
+            scripted = self._take_scripted(endpoint, applied=False)
+            if scripted is not None:
+                return scripted[:2]
             cfg = self.config
             if not self._matches(endpoint, cfg.endpoints):
                 return None
             if cfg.rate_429 > 0 and self._rng.random() < cfg.rate_429:
                 headers = {"Retry-After": str(cfg.retry_after)} if cfg.retry_after is not None else {}
-                return 429, headers, False
+                return 429, headers
             if cfg.rate_5xx > 0 and self._rng.random() < cfg.rate_5xx:
-                return self._rng.choice(cfg.status_5xx or (500,)), {}, False
+                return self._rng.choice(cfg.status_5xx or (500,)), {}
             return None
 
     def ambiguous(self, endpoint: str) -> bool:

@@ -179,7 +179,7 @@ class Api:
             return self._finish(resp, method, raw_path, key, body, "auth")
 
         fault = self.faults.before(key, is_write)
-        if fault and not fault[2]:
+        if fault:
             return self._finish(self._fault_resp(fault[0], fault[1]), method, raw_path, key, body, str(fault[0]))
 
         params = parse_qsl(query, keep_blank_values=True)
@@ -196,8 +196,8 @@ class Api:
         fault_tag = None
         if is_write and 200 <= resp.status < 300:
             reboots = resp.reboots
-            if fault and fault[2]:
-                resp, fault_tag = self._fault_resp(fault[0], fault[1], applied=resp.applied), str(fault[0])
+            if applied_fault := self.faults.after_accepted_write(key):
+                resp, fault_tag = self._fault_resp(applied_fault[0], applied_fault[1], applied=resp.applied), str(applied_fault[0])
             elif self.faults.ambiguous(key):
                 resp, fault_tag = self._fault_resp(502, {}, applied=resp.applied), "ambiguous"
             resp.reboots = reboots

@@ -106,6 +106,19 @@ def test_scripted_ambiguous_write_and_plain_failure(sim):
     assert [(w["applied"], w["answered_status"]) for w in sim.state.writes] == [(True, 504), (False, 500)]
 
 
+def test_scripted_ambiguous_write_counts_only_accepted_writes(sim):
+    """A refused write (403: no such router) neither uses up nor skips past an applied=True fault, so
+    `after=1` means "the second accepted write" however concurrent clients interleave."""
+    rid = online_router(sim)
+    sim.fail_next(1, status=502, endpoint="POST reboot_activity", applied=True, after=1)
+    router_url = f"{sim.base_url}/routers/{rid}/"
+    assert send(sim, "POST", "reboot_activity/", {"router": f"{sim.base_url}/routers/999999999/"}).status_code == 403
+    assert send(sim, "POST", "reboot_activity/", {"router": router_url}).status_code == 201
+    assert send(sim, "POST", "reboot_activity/", {"router": f"{sim.base_url}/routers/999999998/"}).status_code == 403
+    assert send(sim, "POST", "reboot_activity/", {"router": router_url}).status_code == 502
+    assert send(sim, "POST", "reboot_activity/", {"router": router_url}).status_code == 201
+
+
 # ---------------------------------------------------------------- configuration_managers
 def test_config_patch_merges_and_syncs(sim):
     rid = online_router(sim)
