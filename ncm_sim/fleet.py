@@ -157,6 +157,7 @@ class Fleet:
         self.speed_test_duration_s = float(speed_test_duration_s)
         self.config_sync_s = float(config_sync_s)
         self.reboot_s = float(reboot_s)
+        self.reboot_alerts = True  # False: an account without the reboot alert rule (no reboot_status_change)
         self.epoch = epoch or utcnow().replace(minute=0, second=0, microsecond=0)
         self.id_base = 10_000_000 * (1 + abs(int(seed)) % 200)
         self.rng = random.Random(f"ncm_sim:{seed}")
@@ -678,7 +679,8 @@ class Fleet:
                 if nd is not None and nd.get("connection_state") == "connected":
                     self._link_up[nid] = due
             self.tables["routers"][rid]["updated_at"] = iso(utcnow())
-            self._add_alert(rid, "reboot_status_change", resort=True)
+            if self.reboot_alerts:
+                self._add_alert(rid, "reboot_status_change", resort=True)
         for nid, up_at in list(self._link_up.items()):
             nd = self.tables["net_devices"].get(nid)
             if nd is None or nd.get("connection_state") != "connected":
