@@ -209,7 +209,8 @@ READYZ_REPORTS = {"sync_dispatcher": "ncm_sync.services.runs.dispatcher_status"}
 # /metrics (Prometheus text) answers only `Authorization: Bearer $PORTAL_METRICS_TOKEN` (404 otherwise, or when unset).
 PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
 # Each app's figures for /metrics (portal/metrics.py): dotted callables yielding metric families.
-METRICS_COLLECTORS = ["ncm_sync.metrics.collect", "jobs.metrics.collect", "webhooks.metrics.collect"]
+METRICS_COLLECTORS = ["ncm_sync.metrics.collect", "jobs.metrics.collect", "webhooks.metrics.collect",
+                      "portal.metrics.celery_queues"]
 
 #
 # Internationalisation
