@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.logcontext.LogContextMiddleware",  # user and tenant on the request's log records
     "django_otp.middleware.OTPMiddleware",
     # Two-factor sign-in: users who must verify a TOTP code reach nothing else until they have (ui/twofactor.py).
     "ui.twofactor.TwoFactorEnforcementMiddleware",
@@ -386,12 +387,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 #
 # Logging: secrets never reach a log record (portal.logging.RedactSecretsFilter).
 #
+# LOG_FORMAT=json: one JSON object a line with request_id, user_id, tenant_id, task, job_id, sync_run_id when known
+# (portal/logcontext.py), for a log pipeline; plain text otherwise.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "portal.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "filters": {"redact": {"()": "portal.logging.RedactSecretsFilter"},
+                "context": {"()": "portal.logcontext.LogContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "portal.logging.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                             "filters": ["redact", "context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -40,6 +40,7 @@ from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
 from portal.heartbeat import Heartbeat
+from portal.logcontext import log_context
 from portal.retention import delete_in_batches, retention_cutoff
 from portal.tasks import enqueue as queue_task
 
@@ -228,7 +229,8 @@ def sync_tenant(*, tenant_id: int, run_id: int | None = None, workers: int = 0, 
         if not cache.add(key, run.pk, timeout=lock_ttl()):
             return run
     try:
-        return _run_locked(run, workers=workers, client=client)
+        with log_context(tenant_id=tenant_id, sync_run_id=run.pk):
+            return _run_locked(run, workers=workers, client=client)
     finally:
         if cache.get(key) == run.pk:
             cache.delete(key)
