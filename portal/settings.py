@@ -116,6 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is for the zero-setup demo only: wait for the lock instead of failing under web+worker+beat.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# DATABASE_POOLER=pgbouncer: PostgreSQL reached through PgBouncer in transaction pooling (docs/operations.md). A
+# server-side cursor (CSV exports' iterator()) or a prepared statement would outlive the transaction that made it.
+if os.environ.get("DATABASE_POOLER", "").lower() == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 #

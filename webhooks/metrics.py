@@ -24,6 +24,7 @@ def collect():
 
     figures = Webhook.objects.aggregate(
         disabled=Count("id", filter=Q(enabled=False)),
+        auto_disabled=Count("id", filter=Q(enabled=False) & ~Q(disabled_reason="")),
         failing=Count("id", filter=Q(enabled=True, consecutive_failures__gt=0)),
         worst=Max("consecutive_failures", filter=Q(enabled=True)),
     )
@@ -31,6 +32,10 @@ def collect():
                                  "Webhook subscriptions disabled after repeated failures (or by hand).")
     disabled.add_metric([], figures["disabled"])
     yield disabled
+    auto = GaugeMetricFamily("portal_webhook_subscriptions_disabled_by_failures",
+                             "Webhook subscriptions the portal disabled itself (repeated failures, 410 Gone): someone must look.")
+    auto.add_metric([], figures["auto_disabled"])
+    yield auto
     failing = GaugeMetricFamily("portal_webhook_subscriptions_failing",
                                 "Enabled webhook subscriptions whose last delivery attempt failed.")
     failing.add_metric([], figures["failing"])

@@ -156,6 +156,7 @@ def test_metrics_report_webhook_failures_and_alert_push_receipts(client, setting
     text = _scrape(client, settings)
     assert _value(text, "portal_webhook_subscriptions_disabled") == 1
     assert _value(text, "portal_webhook_subscriptions_failing") == 1
+    assert _value(text, "portal_webhook_subscriptions_disabled_by_failures") == 1
     assert _value(text, "portal_webhook_subscription_consecutive_failures_max") == 3
     assert _value(text, "portal_webhook_deliveries_failed_last_hour") == 1
     assert _value(text, "portal_webhook_deliveries", status="failed") == 1
