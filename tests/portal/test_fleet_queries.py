@@ -68,3 +68,24 @@ def test_pages_and_lists_cost_the_same_queries_at_two_fleet_sizes(client_for):
     large = {**_counts(browser.get, PAGES, tenant, router), **_counts(api_get, API, tenant, router)}
     grown = {url: (small[url], large[url]) for url in small if large[url] != small[url]}
     assert not grown, grown
+
+
+def test_stale_filter_in_sql_agrees_with_is_stale():
+    from datetime import timedelta
+
+    from accounts.models import Tenant
+    from ui.selectors import is_stale, stale_q
+
+    org = make_org()
+    now = timezone.now()
+    cases = [(None, 15), (now - timedelta(minutes=34), 15), (now - timedelta(minutes=36), 15),
+             (now - timedelta(minutes=100), 60), (now - timedelta(minutes=130), 60)]
+    for last, interval in cases:
+        make_tenant(org, last_synced_at=last, sync_interval_minutes=interval)
+    tenants = Tenant.objects.filter(organization=org)
+    expected = {t.pk for t in tenants if is_stale(t)}
+    assert set(tenants.filter(stale_q()).values_list("pk", flat=True)) == expected
+    assert len(expected) == 3  # never synced, 36 min on 15, 130 min on 60
+    user = make_user(org=org, role=Role.READ_ONLY)
+    page = login(user).get("/", {"stale": "1"}).content.decode()
+    assert page.count('title="No successful sync for over two intervals"') == 3
