@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 SLOTS = 10
 
-__all__ = ["RateBudget", "budget_key_for_secrets", "RateBudgetTimeout", "budget_cache"]
+__all__ = ["RateBudget", "budget_key_for_secrets", "RateBudgetTimeout", "budget_cache", "budget_usage"]
 
 _budget_cache = None
 
@@ -105,6 +105,9 @@ class RateBudget:
             return 0.0
         try:
             store.decr(current)
+            # For operators (/metrics): how often callers found this budget exhausted.
+            store.add(_refused_key(self.key), 0, timeout=None)
+            store.incr(_refused_key(self.key))
         except Exception:
             pass
         # The oldest slot in the span leaves it at the start of the next slot.
@@ -123,3 +126,27 @@ class RateBudget:
                 raise RateBudgetTimeout(f"NCM rate budget: no free call within {self.max_wait:.0f}s")
             time.sleep(delay)
             waited += delay
+
+
+def _refused_key(key: str) -> str:
+    return f"ncm-budget-refused:{key}"
+
+
+def budget_usage(keys, *, window: float = 0, now: float | None = None) -> dict[str, tuple[int, int]]:
+    """For /metrics: per budget key, (calls admitted in the last window, times a caller found it exhausted).
+
+    One round trip to the cache for all keys, whatever the number of credentials."""
+    window = float(window or getattr(settings, "NCM_RATE_WINDOW_SECONDS", None) or os.environ.get("NCM_RATE_WINDOW_SECONDS") or 60)
+    slot = window / SLOTS
+    index = int((now or time.time()) // slot)
+    keys = list(dict.fromkeys(keys))
+    names = {}
+    for key in keys:
+        for i in range(index - SLOTS + 1, index + 1):
+            names[f"ncm-budget:{key}:{int(window)}:{i}"] = key
+        names[_refused_key(key)] = key
+    values = budget_cache().get_many(list(names))
+    out = {key: [0, 0] for key in keys}
+    for name, value in values.items():
+        out[names[name]][1 if name.startswith("ncm-budget-refused:") else 0] += int(value or 0)
+    return {key: (used, refused) for key, (used, refused) in out.items()}

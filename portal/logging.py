@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import re
 
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
 # Header names and JSON keys that carry NCM or portal secrets.
 _SECRET_NAMES = r"(x-cp-api-id|x-cp-api-key|x-ecm-api-id|x-ecm-api-key|cp_api_key|ecm_api_key|cp_api_id|ecm_api_id|api_token|authorization|password|secret)"
 _SECRET_PATTERN = re.compile(
@@ -32,3 +34,12 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class JsonFormatter(_JsonFormatter):
+    """LOG_FORMAT=json (python-json-logger): every string value redacted like messages (a traceback, an extra),
+    and no raw `request` object (django.request passes one; its repr holds the URL, which may hold a token)."""
+
+    def process_log_record(self, log_data):
+        log_data.pop("request", None)
+        return {key: redact(value) if isinstance(value, str) else value for key, value in log_data.items()}

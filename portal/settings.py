@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.logcontext.LogContextMiddleware",  # user and tenant on the request's log records
     "django_otp.middleware.OTPMiddleware",
     # Two-factor sign-in: users who must verify a TOTP code reach nothing else until they have (ui/twofactor.py).
     "ui.twofactor.TwoFactorEnforcementMiddleware",
@@ -115,6 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is for the zero-setup demo only: wait for the lock instead of failing under web+worker+beat.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# DATABASE_POOLER=pgbouncer: PostgreSQL reached through PgBouncer in transaction pooling (docs/operations.md). A
+# server-side cursor (CSV exports' iterator()) or a prepared statement would outlive the transaction that made it.
+if os.environ.get("DATABASE_POOLER", "").lower() == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 #
@@ -209,7 +215,8 @@ READYZ_REPORTS = {"sync_dispatcher": "ncm_sync.services.runs.dispatcher_status"}
 # /metrics (Prometheus text) answers only `Authorization: Bearer $PORTAL_METRICS_TOKEN` (404 otherwise, or when unset).
 PORTAL_METRICS_TOKEN = os.environ.get("PORTAL_METRICS_TOKEN", "")
 # Each app's figures for /metrics (portal/metrics.py): dotted callables yielding metric families.
-METRICS_COLLECTORS = ["ncm_sync.metrics.collect", "jobs.metrics.collect", "webhooks.metrics.collect"]
+METRICS_COLLECTORS = ["ncm_sync.metrics.collect", "jobs.metrics.collect", "webhooks.metrics.collect",
+                      "portal.metrics.celery_queues"]
 
 #
 # Internationalisation
@@ -385,12 +392,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 #
 # Logging: secrets never reach a log record (portal.logging.RedactSecretsFilter).
 #
+# LOG_FORMAT=json: one JSON object a line with request_id, user_id, tenant_id, task, job_id, sync_run_id when known
+# (portal/logcontext.py), for a log pipeline; plain text otherwise.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "portal.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "filters": {"redact": {"()": "portal.logging.RedactSecretsFilter"},
+                "context": {"()": "portal.logcontext.LogContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "portal.logging.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                             "filters": ["redact", "context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -54,7 +54,7 @@ def overview(request):
     qs = selectors.overview_tenants(request.user)
     filters = {
         "status": lambda q, v: q.filter(sync_status=v) if v in selectors.SYNC_STATUS_FILTERS else q,
-        "stale": lambda q, v: q.filter(pk__in=selectors.stale_tenant_ids(q)) if v == "1" else q,
+        "stale": lambda q, v: q.filter(selectors.stale_q()) if v == "1" else q,
         "offline": lambda q, v: q.filter(routers_offline__gt=0) if v == "1" else q,
         "alerting": lambda q, v: q.filter(alerts_open__gt=0) if v == "1" else q,
         "poor": lambda q, v: q.filter(modems_poor__gt=0) if v == "1" else q,
@@ -94,7 +94,7 @@ def overview(request):
     if export:
         return export
     base = selectors.overview_tenants(request.user)
-    stale_ids = selectors.stale_tenant_ids(base)
+    stale_count = base.filter(selectors.stale_q()).count()
     totals = overview_totals(base)
     af = table.active_filters
     cards = [
@@ -110,7 +110,7 @@ def overview(request):
                  "coming online are not open alerts). Click to list those tenants."},
         {"label": "Tenants with modems in poor health", "value": totals["tenants_poor"], "url": "?poor=1",
          "active": af.get("poor") == "1", "css": "warn", "key": "poor"},
-        {"label": "Stale data", "value": len(stale_ids), "url": "?stale=1", "active": af.get("stale") == "1", "css": "warn", "key": "stale"},
+        {"label": "Stale data", "value": stale_count, "url": "?stale=1", "active": af.get("stale") == "1", "css": "warn", "key": "stale"},
         {"label": "Sync failed", "value": base.filter(sync_status=SyncStatus.FAILED).count(), "url": "?status=failed",
          "active": af.get("status") == "failed", "css": "bad", "key": "failed"},
     ]
