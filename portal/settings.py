@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "ncm_sync",
     "webhooks",
     "jobs",
+    "history",
     "ui",
 ]
 
@@ -354,6 +355,9 @@ CELERY_TASK_ROUTES = {
     "ncm_sync.tasks.dispatch_due_syncs": {"queue": "interactive"},
     "jobs.tasks.resume_stalled_jobs_task": {"queue": "interactive"},
     "jobs.tasks.*": {"queue": "bulk"},
+    "history.tasks.collect_due_history": {"queue": "interactive"},
+    "history.tasks.collect_router_task": {"queue": "interactive"},
+    "history.tasks.*": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Every beat entry, declared here and nowhere else: the DatabaseScheduler installs them in its tables when beat
@@ -364,6 +368,14 @@ RETENTION_DAYS = {
     for kind, default in (("sync_runs", 30), ("jobs", 180), ("webhook_deliveries", 30), ("audit_events", 730))
 }
 RETENTION_BATCH_SIZE = 1000
+# History (docs/history.md): raw samples 30 days, hourly/daily roll-ups 13 months; 0 keeps forever.
+HISTORY_RAW_RETENTION_DAYS = int(os.environ.get("HISTORY_RAW_RETENTION_DAYS", "30"))
+HISTORY_ROLLUP_RETENTION_DAYS = int(os.environ.get("HISTORY_ROLLUP_RETENTION_DAYS", "395"))
+HISTORY_COLLECT_INTERVAL_SECONDS = float(os.environ.get("HISTORY_COLLECT_INTERVAL_SECONDS", "3600"))
+HISTORY_INITIAL_DAYS = float(os.environ.get("HISTORY_INITIAL_DAYS", "1"))  # a new device's first collection
+HISTORY_ON_DEMAND_DAYS = float(os.environ.get("HISTORY_ON_DEMAND_DAYS", "7"))  # a router page's range
+HISTORY_ON_DEMAND_TTL_SECONDS = int(os.environ.get("HISTORY_ON_DEMAND_TTL_SECONDS", "900"))
+HISTORY_MAX_CALLS_PER_RUN = int(os.environ.get("HISTORY_MAX_CALLS_PER_RUN", "300"))  # per tenant and cycle
 CELERY_BEAT_SCHEDULE = {
     "ncm_sync.dispatch_due_syncs": {
         "task": "ncm_sync.tasks.dispatch_due_syncs",
@@ -385,6 +397,13 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-prune-jobs": {"task": "jobs.tasks.prune_jobs_task", "schedule": 86400.0},
     "webhooks-prune-deliveries": {"task": "webhooks.tasks.prune_deliveries_task", "schedule": 86400.0},
     "accounts-prune-audit-events": {"task": "accounts.tasks.prune_audit_events_task", "schedule": 86400.0},
+    # History (docs/history.md): every tenant's cycle series, then retention of samples and roll-ups.
+    "history-collect": {
+        "task": "history.tasks.collect_due_history",
+        "schedule": HISTORY_COLLECT_INTERVAL_SECONDS,
+        "options": {"expires": max(30.0, HISTORY_COLLECT_INTERVAL_SECONDS - 30)},
+    },
+    "history-prune": {"task": "history.tasks.prune_history_task", "schedule": 86400.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -1,0 +1,57 @@
+"""History rows as the API shows them: NCM's fields under NCM's names plus `created_at_timeuuid`, the portal's
+`id`, `tenant` and the device as a portal id (`net_device` or `router`)."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from history.models import LocationSample, RouterLog, SignalSample, StateSample, UsageSample
+
+BASE = ["id", "tenant", "created_at", "created_at_timeuuid"]
+
+
+def _sample_serializer(model):
+    meta = type("Meta", (), {
+        "model": model,
+        "fields": BASE + [model.DEVICE_FIELD] + list(model.NCM_FIELDS),
+        "read_only_fields": BASE + [model.DEVICE_FIELD] + list(model.NCM_FIELDS),
+    })
+    return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), {"Meta": meta})
+
+
+SignalSampleSerializer = _sample_serializer(SignalSample)
+UsageSampleSerializer = _sample_serializer(UsageSample)
+StateSampleSerializer = _sample_serializer(StateSample)
+LocationSampleSerializer = _sample_serializer(LocationSample)
+RouterLogSerializer = _sample_serializer(RouterLog)
+
+
+class UsageSerializer(serializers.Serializer):
+    """One row of `/api/v1/usage/`: bytes of a modem, router or tenant over a day or month (UTC)."""
+
+    id = serializers.IntegerField(read_only=True, required=False,
+                                  help_text="The daily roll-up's id (only with group_by=modem&period=day).")
+    tenant = serializers.IntegerField(source="tenant_id", read_only=True)
+    router = serializers.IntegerField(source="router_id", read_only=True, allow_null=True, required=False)
+    net_device = serializers.IntegerField(source="net_device_id", read_only=True, allow_null=True, required=False)
+    period = serializers.CharField(read_only=True)
+    start = serializers.DateTimeField(read_only=True)
+    bytes_in = serializers.IntegerField(source="b_in", read_only=True)
+    bytes_out = serializers.IntegerField(source="b_out", read_only=True)
+    bytes_total = serializers.SerializerMethodField()
+    samples = serializers.IntegerField(source="n", read_only=True)
+
+    def get_bytes_total(self, row) -> int:
+        return int(row.get("b_in") or 0) + int(row.get("b_out") or 0)
+
+    def to_representation(self, instance):
+        request = self.context.get("request")
+        if not isinstance(instance, dict):  # a daily roll-up row (detail)
+            instance = {"id": instance.pk, "tenant_id": instance.tenant_id, "router_id": instance.router_id,
+                        "net_device_id": instance.net_device_id, "start": instance.bucket, "b_in": instance.bytes_in,
+                        "b_out": instance.bytes_out, "n": instance.samples}
+        instance = {**instance, "period": (request.query_params.get("period") if request else None) or "day"}
+        data = super().to_representation(instance)
+        for key in ("id", "router", "net_device"):
+            if key not in instance:
+                data.pop(key, None)
+        return data

@@ -1,0 +1,45 @@
+"""Isolation-test specs for the history endpoints (read-only)."""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from history.models import LocationSample, Rollup, RouterLog, SignalSample, StateSample, UsageSample
+from ncm_sync.models import NetDevice, Router
+from tests.api_specs import Spec, register
+from tests.fleet import mirror_row
+
+_n = iter(range(10**9))
+
+
+def _uuid():
+    return f"00000000-0000-1000-8000-{next(_n):012d}"
+
+
+def _router(tenant):
+    return mirror_row(Router, tenant, name="rtr", state="online")
+
+
+def _modem(tenant):
+    return mirror_row(NetDevice, tenant, name="mdm", mode="wan", type="mdm", router=_router(tenant))
+
+
+def _sample(model, device_field, make_device, **values):
+    def make(tenant):
+        return model.objects.create(tenant=tenant, created_at=timezone.now(), created_at_timeuuid=_uuid(),
+                                    **{device_field: make_device(tenant)}, **values)
+    return make
+
+
+def _rollup(tenant):
+    modem = _modem(tenant)
+    day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return Rollup.objects.create(tenant=tenant, kind="usage", period="day", bucket=day, device_id=modem.pk,
+                                 net_device=modem, router=modem.router, samples=1, bytes_in=10, bytes_out=5)
+
+
+register("history.SignalSample", Spec(make=_sample(SignalSample, "net_device", _modem, rsrp=-90.0, sinr=5.0)))
+register("history.UsageSample", Spec(make=_sample(UsageSample, "net_device", _modem, bytes_in=100, bytes_out=50)))
+register("history.StateSample", Spec(make=_sample(StateSample, "router", _router, state="online", period=3600.0)))
+register("history.LocationSample", Spec(make=_sample(LocationSample, "router", _router, latitude=1.0, longitude=2.0)))
+register("history.RouterLog", Spec(make=_sample(RouterLog, "router", _router, level="INFO", message="hello")))
+register("history.Rollup", Spec(make=_rollup))
