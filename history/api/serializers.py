@@ -51,7 +51,7 @@ class UsageSerializer(serializers.Serializer):
                         "b_out": instance.bytes_out, "n": instance.samples}
         instance = {**instance, "period": (request.query_params.get("period") if request else None) or "day"}
         data = super().to_representation(instance)
-        for key in ("id", "router", "net_device"):
-            if key not in instance:
+        for key, source in (("id", "id"), ("router", "router_id"), ("net_device", "net_device_id")):
+            if source not in instance:
                 data.pop(key, None)
         return data
