@@ -84,3 +84,24 @@ class UsageFilterSet(TenantFilterSet):
                 start = timezone.now() - timedelta(days=31)
             queryset = queryset.filter(bucket__gte=start)
         return queryset
+
+
+class LicenceFilterSet(TenantFilterSet):
+    router = django_filters.NumberFilter(field_name="router_id")
+    expiring_within = django_filters.NumberFilter(method="filter_expiring", min_value=0, max_value=3650,
+                                                  help_text="Only licences ending within this many days (not expired).")
+    expired = django_filters.BooleanFilter(method="filter_expired")
+
+    class Meta:
+        from history.models import Licence
+
+        model = Licence
+        fields = ["tenant", "router", "expiring_within", "expired"]
+
+    def filter_expiring(self, queryset, name, value):
+        now = timezone.now()
+        return queryset.filter(end_time__gt=now, end_time__lte=now + timedelta(days=int(value)))
+
+    def filter_expired(self, queryset, name, value):
+        now = timezone.now()
+        return queryset.filter(end_time__lte=now) if value else queryset.exclude(end_time__lte=now)

@@ -206,3 +206,49 @@ class Rollup(TenantOwnedModel):
     def uptime_percent(self):
         total = self.online_seconds + self.offline_seconds
         return round(100.0 * self.online_seconds / total, 2) if total else None
+
+
+class Subscription(TenantOwnedModel):
+    """An NCM v3 subscription (licence plan) of the tenant's NCM account."""
+
+    ncm_id = models.CharField(_("NCM id"), max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    type = models.CharField(max_length=100, blank=True)
+    quantity = models.IntegerField(null=True, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    last_seen_at = models.DateTimeField()
+    warned_end_time = models.DateTimeField(null=True, blank=True,
+                                           help_text=_("End time `licence.expiring` was last announced for."))
+
+    class Meta:
+        ordering = ["end_time", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "ncm_id"], name="hist_subscription_uniq")]
+
+    def __str__(self) -> str:
+        return self.name or self.ncm_id
+
+
+class Licence(TenantOwnedModel):
+    """An NCM v3 asset endpoint: one device's licence (its subscription and end date)."""
+
+    ncm_id = models.CharField(_("NCM id"), max_length=100)
+    mac_address = models.CharField(max_length=32, blank=True, db_index=True)
+    serial_number = models.CharField(max_length=64, blank=True)
+    hardware_series = models.CharField(max_length=64, blank=True)
+    subscription_ncm_id = models.CharField(max_length=100, blank=True)
+    subscription = models.ForeignKey(Subscription, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="licences")
+    router = models.ForeignKey("ncm_sync.Router", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    end_time = models.DateTimeField(null=True, blank=True, help_text=_("The subscription's end."))
+    data = models.JSONField(default=dict, blank=True)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["end_time", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "ncm_id"], name="hist_licence_uniq")]
+        indexes = [models.Index(fields=["tenant", "end_time"], name="hist_licence_tenant_end")]
+
+    def __str__(self) -> str:
+        return f"licence {self.ncm_id}"

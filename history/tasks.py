@@ -44,3 +44,25 @@ def prune_history_task() -> dict:
     from history.services import prune_history
 
     return prune_history()
+
+
+@shared_task(name="history.tasks.sync_due_licences", ignore_result=True)
+def sync_due_licences() -> int:
+    """Beat, every 6 hours: licences (NCM v3) of every tenant whose credential has an api_token."""
+    from history.licences import tenants_with_v3_token
+    from portal.tasks import enqueue
+
+    tenant_ids = tenants_with_v3_token()
+    for tenant_id in tenant_ids:
+        enqueue("history.tasks.sync_licences_task", tenant_id)
+    return len(tenant_ids)
+
+
+@shared_task(name="history.tasks.sync_licences_task", ignore_result=True)
+def sync_licences_task(tenant_id: int) -> None:
+    from accounts.models import Tenant
+    from history.licences import sync_licences
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is not None:
+        sync_licences(tenant)

@@ -375,6 +375,8 @@ HISTORY_COLLECT_INTERVAL_SECONDS = float(os.environ.get("HISTORY_COLLECT_INTERVA
 HISTORY_INITIAL_DAYS = float(os.environ.get("HISTORY_INITIAL_DAYS", "1"))  # a new device's first collection
 HISTORY_ON_DEMAND_DAYS = float(os.environ.get("HISTORY_ON_DEMAND_DAYS", "7"))  # a router page's range
 HISTORY_ON_DEMAND_TTL_SECONDS = int(os.environ.get("HISTORY_ON_DEMAND_TTL_SECONDS", "900"))
+HISTORY_LICENCE_WARN_DAYS = int(os.environ.get("HISTORY_LICENCE_WARN_DAYS", "30"))  # licence.expiring
+NCM_V3_BASE_URL = os.environ.get("NCM_V3_BASE_URL", "")  # default: derived from the credential's v2 base_url
 HISTORY_MAX_CALLS_PER_RUN = int(os.environ.get("HISTORY_MAX_CALLS_PER_RUN", "300"))  # per tenant and cycle
 CELERY_BEAT_SCHEDULE = {
     "ncm_sync.dispatch_due_syncs": {
@@ -404,6 +406,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(30.0, HISTORY_COLLECT_INTERVAL_SECONDS - 30)},
     },
     "history-prune": {"task": "history.tasks.prune_history_task", "schedule": 86400.0},
+    "history-licences": {"task": "history.tasks.sync_due_licences", "schedule": 6 * 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

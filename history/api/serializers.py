@@ -55,3 +55,37 @@ class UsageSerializer(serializers.Serializer):
             if source not in instance:
                 data.pop(key, None)
         return data
+
+
+class LicenceSerializer(serializers.ModelSerializer):
+    """A device's NCM v3 licence (asset endpoint) with its subscription and end date."""
+
+    subscription = serializers.CharField(source="subscription_ncm_id", read_only=True)
+    subscription_name = serializers.CharField(source="subscription.name", read_only=True, default="")
+    subscription_type = serializers.CharField(source="subscription.type", read_only=True, default="")
+    days_left = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        from history.models import Licence
+
+        model = Licence
+        fields = ["id", "tenant", "ncm_id", "router", "mac_address", "serial_number", "hardware_series",
+                  "subscription", "subscription_name", "subscription_type", "end_time", "days_left", "status",
+                  "last_seen_at"]
+        read_only_fields = fields
+
+    def get_days_left(self, obj) -> int | None:
+        from django.utils import timezone
+
+        return None if obj.end_time is None else (obj.end_time - timezone.now()).days
+
+    def get_status(self, obj) -> str:
+        days = self.get_days_left(obj)
+        if obj.end_time is None:
+            return "unknown"
+        from django.utils import timezone
+
+        if obj.end_time <= timezone.now():
+            return "expired"
+        return "expiring" if days is not None and days < 90 else "active"

@@ -9,6 +9,7 @@ router.register("state-samples", views.StateSampleViewSet, basename="state-sampl
 router.register("locations-history", views.LocationHistoryViewSet, basename="location-history")
 router.register("router-logs", views.RouterLogViewSet, basename="router-log")
 router.register("usage", views.UsageViewSet, basename="usage")
+router.register("licences", views.LicenceViewSet, basename="licence")
 
 _list = {"get": "list"}
 

@@ -17,7 +17,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from history import filtersets
 from history.api import serializers
-from history.models import LocationSample, Rollup, RouterLog, SignalSample, StateSample, UsageSample
+from history.models import Licence, LocationSample, Rollup, RouterLog, SignalSample, StateSample, UsageSample
 from ncm_sync.models import NetDevice, Router
 from portal.api.export import ExportableListMixin
 from portal.api.viewsets import TenantScopedReadOnlyViewSet
@@ -129,3 +129,19 @@ class UsageViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
                 "id", *keys, "start", "b_in", "b_out", "n").order_by("-start", "-id")
         return queryset.values(*keys, "start").annotate(
             b_in=Sum("bytes_in"), b_out=Sum("bytes_out"), n=Sum("samples")).order_by("-start", *keys)
+
+
+class LicenceViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
+    """Per device its NCM v3 licence (asset endpoint), subscription and end date; soonest end first.
+    `?expiring_within=30` (days), `?expired=true`; CSV with `?format=csv`."""
+
+    csv_name = "licences"
+    queryset = Licence.objects.all()
+    serializer_class = serializers.LicenceSerializer
+    filterset_class = filtersets.LicenceFilterSet
+    ordering = ["end_time", "id"]
+    ordering_fields = ["end_time", "id"]
+    search_fields = ["mac_address", "serial_number"]
+
+    def scoped_queryset(self, queryset):
+        return queryset.select_related("subscription")

@@ -43,3 +43,15 @@ register("history.StateSample", Spec(make=_sample(StateSample, "router", _router
 register("history.LocationSample", Spec(make=_sample(LocationSample, "router", _router, latitude=1.0, longitude=2.0)))
 register("history.RouterLog", Spec(make=_sample(RouterLog, "router", _router, level="INFO", message="hello")))
 register("history.Rollup", Spec(make=_rollup))
+
+
+def _licence(tenant):
+    from history.models import Licence, Subscription
+
+    sub = Subscription.objects.create(tenant=tenant, ncm_id=f"sub-{next(_n)}", name="NCE", type="NCE",
+                                      end_time=timezone.now() + timezone.timedelta(days=20), last_seen_at=timezone.now())
+    return Licence.objects.create(tenant=tenant, ncm_id=f"ae-{next(_n)}", subscription=sub, subscription_ncm_id=sub.ncm_id,
+                                  end_time=sub.end_time, router=_router(tenant), last_seen_at=timezone.now())
+
+
+register("history.Licence", Spec(make=_licence))
