@@ -73,10 +73,11 @@ def usage_by_month(rollups, months: int = 12) -> list[dict]:
 
 def usage_by_tenant(rollups, since) -> list[dict]:
     """[{tenant_id, tenant__name, bytes_in, bytes_out, total}] since `since`, biggest first."""
-    return list(rollups.filter(kind="usage", period="day", bucket__gte=since)
-                .values("tenant_id", "tenant__name")
-                .annotate(bytes_in=Sum("bytes_in"), bytes_out=Sum("bytes_out"), total=Sum(F("bytes_in") + F("bytes_out")))
-                .order_by("-total"))
+    rows = (rollups.filter(kind="usage", period="day", bucket__gte=since).values("tenant_id", "tenant__name")
+            .annotate(total=Sum(F("bytes_in") + F("bytes_out")), b_in=Sum("bytes_in"), b_out=Sum("bytes_out"))
+            .order_by("-total", "tenant__name"))
+    return [{"tenant_id": r["tenant_id"], "tenant__name": r["tenant__name"], "bytes_in": r["b_in"],
+             "bytes_out": r["b_out"], "total": r["total"]} for r in rows]
 
 
 def worst_signal_modems(rollups, since, limit: int = 10) -> list[dict]:
