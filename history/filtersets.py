@@ -105,3 +105,19 @@ class LicenceFilterSet(TenantFilterSet):
     def filter_expired(self, queryset, name, value):
         now = timezone.now()
         return queryset.filter(end_time__lte=now) if value else queryset.exclude(end_time__lte=now)
+
+
+class ReportScheduleFilterSet(TenantFilterSet):
+    class Meta:
+        from history.models import ReportSchedule
+
+        model = ReportSchedule
+        fields = ["tenant", "frequency", "enabled"]
+
+
+class ReportFilterSet(TenantFilterSet):
+    class Meta:
+        from history.models import Report
+
+        model = Report
+        fields = ["tenant", "frequency", "status"]

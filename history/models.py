@@ -252,3 +252,59 @@ class Licence(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"licence {self.ncm_id}"
+
+
+class ReportFrequency(models.TextChoices):
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+
+
+class ReportSchedule(TenantOwnedModel):
+    """A tenant's scheduled PDF report (uptime, usage, alerts, licences) and who receives it."""
+
+    frequency = models.CharField(max_length=10, choices=ReportFrequency.choices, default=ReportFrequency.MONTHLY)
+    recipients = models.JSONField(default=list, help_text=_("Email addresses."))
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                       help_text=_("When the next report is due (start of the next period, UTC)."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_frequency_display()} report of tenant {self.tenant_id}"
+
+
+class ReportStatus(models.TextChoices):
+    GENERATED = "generated", _("Generated")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Sending failed")
+
+
+class Report(TenantOwnedModel):
+    """One generated report: the PDF, the figures it shows, and to whom it was sent."""
+
+    schedule = models.ForeignKey(ReportSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    frequency = models.CharField(max_length=10, choices=ReportFrequency.choices)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=10, choices=ReportStatus.choices, default=ReportStatus.GENERATED)
+    recipients = models.JSONField(default=list, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    pdf = models.BinaryField(editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="hist_report_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.frequency} report {self.period_start:%Y-%m-%d} of tenant {self.tenant_id}"
+
+    @property
+    def filename(self) -> str:
+        return f"report-{self.tenant_id}-{self.frequency}-{self.period_start:%Y-%m-%d}.pdf"

@@ -66,3 +66,11 @@ def sync_licences_task(tenant_id: int) -> None:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is not None:
         sync_licences(tenant)
+
+
+@shared_task(name="history.tasks.send_due_reports", ignore_result=True)
+def send_due_reports_task() -> int:
+    """Beat, every 15 minutes: scheduled reports whose period has ended (generated, emailed, kept)."""
+    from history.reports import send_due_reports
+
+    return send_due_reports()

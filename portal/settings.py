@@ -377,6 +377,20 @@ HISTORY_ON_DEMAND_DAYS = float(os.environ.get("HISTORY_ON_DEMAND_DAYS", "7"))  #
 HISTORY_ON_DEMAND_TTL_SECONDS = int(os.environ.get("HISTORY_ON_DEMAND_TTL_SECONDS", "900"))
 HISTORY_LICENCE_WARN_DAYS = int(os.environ.get("HISTORY_LICENCE_WARN_DAYS", "30"))  # licence.expiring
 NCM_V3_BASE_URL = os.environ.get("NCM_V3_BASE_URL", "")  # default: derived from the credential's v2 base_url
+# Scheduled reports (history/reports.py): mail through Django's backend. EMAIL_HOST set -> SMTP (EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS); otherwise files under var/mail (the demo's mail folder).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "reports@portal.invalid")
+# White label: a PNG named <organization slug>.png in this folder is the report's logo (else none).
+HISTORY_REPORT_LOGO_DIR = os.environ.get("HISTORY_REPORT_LOGO_DIR", str(VAR_DIR / "logos"))
 HISTORY_MAX_CALLS_PER_RUN = int(os.environ.get("HISTORY_MAX_CALLS_PER_RUN", "300"))  # per tenant and cycle
 CELERY_BEAT_SCHEDULE = {
     "ncm_sync.dispatch_due_syncs": {
@@ -407,6 +421,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "history-prune": {"task": "history.tasks.prune_history_task", "schedule": 86400.0},
     "history-licences": {"task": "history.tasks.sync_due_licences", "schedule": 6 * 3600.0},
+    "history-reports": {"task": "history.tasks.send_due_reports", "schedule": 900.0, "options": {"expires": 850}},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

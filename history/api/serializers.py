@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from history.models import LocationSample, RouterLog, SignalSample, StateSample, UsageSample
+from portal.api.serializers import ScopedModelSerializer
 
 BASE = ["id", "tenant", "created_at", "created_at_timeuuid"]
 
@@ -89,3 +90,49 @@ class LicenceSerializer(serializers.ModelSerializer):
         if obj.end_time <= timezone.now():
             return "expired"
         return "expiring" if days is not None and days < 90 else "active"
+
+
+class ReportScheduleSerializer(ScopedModelSerializer):
+    """A tenant's weekly or monthly PDF report and its recipients (saved through history.reports)."""
+
+    recipients = serializers.ListField(child=serializers.CharField(max_length=254), allow_empty=False, max_length=20)
+
+    class Meta:
+        from history.models import ReportSchedule
+
+        model = ReportSchedule
+        fields = ["id", "tenant", "frequency", "recipients", "enabled", "next_run_at", "created_at"]
+        read_only_fields = ["next_run_at", "created_at"]
+
+    def _save(self, validated_data, instance=None):
+        from history.reports import report_schedule_save
+
+        def pick(name, default=None):
+            return validated_data.get(name, getattr(instance, name, default) if instance else default)
+
+        return report_schedule_save(actor=self.context["request"].user, tenant=pick("tenant"),
+                                    frequency=pick("frequency", "monthly"), recipients=pick("recipients", []),
+                                    enabled=pick("enabled", True), schedule=instance)
+
+    def create(self, validated_data):
+        return self._save(validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(validated_data, instance)
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    """A generated report (the figures it shows); the PDF at `download`."""
+
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        from history.models import Report
+
+        model = Report
+        fields = ["id", "tenant", "schedule", "frequency", "period_start", "period_end", "created_at", "status",
+                  "recipients", "sent_at", "error", "figures", "download"]
+        read_only_fields = fields
+
+    def get_download(self, obj) -> str:
+        return f"/api/v1/reports/{obj.pk}/download/"

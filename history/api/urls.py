@@ -10,6 +10,8 @@ router.register("locations-history", views.LocationHistoryViewSet, basename="loc
 router.register("router-logs", views.RouterLogViewSet, basename="router-log")
 router.register("usage", views.UsageViewSet, basename="usage")
 router.register("licences", views.LicenceViewSet, basename="licence")
+router.register("report-schedules", views.ReportScheduleViewSet, basename="report-schedule")
+router.register("reports", views.ReportViewSet, basename="report")
 
 _list = {"get": "list"}
 

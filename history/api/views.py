@@ -13,14 +13,19 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django.http import HttpResponse
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 
 from history import filtersets
 from history.api import serializers
-from history.models import Licence, LocationSample, Rollup, RouterLog, SignalSample, StateSample, UsageSample
+from history.models import (Licence, LocationSample, Report, ReportSchedule, Rollup, RouterLog, SignalSample,
+                            StateSample, UsageSample)
+from history.reports import report_schedule_delete
 from ncm_sync.models import NetDevice, Router
 from portal.api.export import ExportableListMixin
-from portal.api.viewsets import TenantScopedReadOnlyViewSet
+from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet
+from portal.roles import Action
 
 
 class SampleViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
@@ -145,3 +150,34 @@ class LicenceViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
 
     def scoped_queryset(self, queryset):
         return queryset.select_related("subscription")
+
+
+class ReportScheduleViewSet(TenantScopedModelViewSet):
+    """Scheduled reports of a tenant: `frequency` (weekly, monthly), `recipients` (emails), `enabled`."""
+
+    queryset = ReportSchedule.objects.all()
+    serializer_class = serializers.ReportScheduleSerializer
+    filterset_class = filtersets.ReportScheduleFilterSet
+    ordering_fields = ["id"]
+
+    def perform_delete(self, instance):
+        report_schedule_delete(actor=self.request.user, schedule=instance)
+
+
+class ReportViewSet(TenantScopedReadOnlyViewSet):
+    """The report history (newest first): figures, status, recipients; the PDF at `{id}/download/`."""
+
+    queryset = Report.objects.defer("pdf")
+    serializer_class = serializers.ReportSerializer
+    filterset_class = filtersets.ReportFilterSet
+    ordering_fields = ["id", "created_at"]
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], required_action=Action.VIEW)
+    def download(self, request, pk=None):
+        report = self.get_object()
+        pdf = Report.objects.filter(pk=report.pk).values_list("pdf", flat=True).first()
+        response = HttpResponse(bytes(pdf or b""), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+        response["Cache-Control"] = "private, no-store"
+        return response

@@ -55,3 +55,25 @@ def _licence(tenant):
 
 
 register("history.Licence", Spec(make=_licence))
+
+
+def _schedule(tenant):
+    from history.models import ReportSchedule
+
+    return ReportSchedule.objects.create(tenant=tenant, frequency="monthly", recipients=["ops@example.com"])
+
+
+def _report(tenant):
+    from history.models import Report
+
+    now = timezone.now()
+    return Report.objects.create(tenant=tenant, frequency="monthly", period_start=now - timezone.timedelta(days=30),
+                                 period_end=now, figures={}, pdf=b"%PDF-1.4 test")
+
+
+register("history.ReportSchedule", Spec(
+    make=_schedule,
+    create_payload=lambda t: {"tenant": t.pk, "frequency": "weekly", "recipients": ["noc@example.com"]},
+    update_payload=lambda: {"recipients": ["other@example.com"]},
+))
+register("history.Report", Spec(make=_report))
