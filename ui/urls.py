@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, include, path, re_path
 
-from ui.views import account, admin, credentials, jobs, maintenance, overview, tenant, users, webhooks
+from ui.views import account, admin, credentials, jobs, maintenance, overview, reports, tenant, users, webhooks
 from ui.views.errors import not_found_view, portal_errors
 
 auth_patterns = [
@@ -35,6 +35,8 @@ page_patterns = [
     path("t/<int:tenant_id>/jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/retry/", jobs.job_retry, name="job-retry"),
+    path("t/<int:tenant_id>/reports/", reports.reports, name="reports"),
+    path("t/<int:tenant_id>/reports/<int:report_id>/download/", reports.report_download, name="report-download"),
     path("t/<int:tenant_id>/credentials/", credentials.credentials, name="credentials"),
     path("t/<int:tenant_id>/credentials/test/", credentials.credential_test, name="credential-test"),
     path("t/<int:tenant_id>/maintenance/", maintenance.maintenance_windows, name="maintenance"),

@@ -29,11 +29,13 @@ RouterLogSerializer = _sample_serializer(RouterLog)
 class UsageSerializer(serializers.Serializer):
     """One row of `/api/v1/usage/`: bytes of a modem, router or tenant over a day or month (UTC)."""
 
-    id = serializers.IntegerField(read_only=True, required=False,
-                                  help_text="The daily roll-up's id (only with group_by=modem&period=day).")
+    id = serializers.IntegerField(read_only=True, allow_null=True,
+                                  help_text="The daily roll-up's id (only with group_by=modem&period=day; else null).")
     tenant = serializers.IntegerField(source="tenant_id", read_only=True)
-    router = serializers.IntegerField(source="router_id", read_only=True, allow_null=True, required=False)
-    net_device = serializers.IntegerField(source="net_device_id", read_only=True, allow_null=True, required=False)
+    router = serializers.IntegerField(source="router_id", read_only=True, allow_null=True,
+                                      help_text="Null when grouped per tenant.")
+    net_device = serializers.IntegerField(source="net_device_id", read_only=True, allow_null=True,
+                                          help_text="Null unless grouped per modem.")
     period = serializers.CharField(read_only=True)
     start = serializers.DateTimeField(read_only=True)
     bytes_in = serializers.IntegerField(source="b_in", read_only=True)
@@ -54,7 +56,7 @@ class UsageSerializer(serializers.Serializer):
         data = super().to_representation(instance)
         for key, source in (("id", "id"), ("router", "router_id"), ("net_device", "net_device_id")):
             if source not in instance:
-                data.pop(key, None)
+                data[key] = None  # not part of this grouping
         return data
 
 

@@ -128,3 +128,19 @@ def test_schedule_api_validates_recipients(world, client_for):
     response = client.post("/api/v1/report-schedules/", {"tenant": tenant.pk, "frequency": "monthly",
                                                           "recipients": ["ops@example.com"]}, format="json")
     assert response.status_code == 201 and response.json()["next_run_at"]
+
+
+def test_reports_page_lists_and_downloads(world, client):
+    tenant, other = world.tenants[0], world.tenants[-1]
+    mine = Report.objects.create(tenant=tenant, frequency="monthly", period_start=NOW - timedelta(days=30),
+                                 period_end=NOW, figures={"uptime": {"percent": 99.5}}, pdf=b"%PDF-1.4 mine",
+                                 status="sent", recipients=["ops@example.com"])
+    theirs = Report.objects.create(tenant=other, frequency="monthly", period_start=NOW - timedelta(days=30),
+                                   period_end=NOW, figures={}, pdf=b"%PDF-1.4 theirs")
+    client.force_login(world.actor("read_only", "tenant", 0).user)
+    page = client.get(f"/t/{tenant.pk}/reports/").content.decode()
+    assert f"/t/{tenant.pk}/reports/{mine.pk}/download/" in page and "99.5" in page
+    response = client.get(f"/t/{tenant.pk}/reports/{mine.pk}/download/")
+    assert response.status_code == 200 and response.content == b"%PDF-1.4 mine"
+    assert client.get(f"/t/{tenant.pk}/reports/{theirs.pk}/download/").status_code == 404
+    assert client.get(f"/t/{other.pk}/reports/{theirs.pk}/download/").status_code == 404
