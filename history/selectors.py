@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, When
+from django.db.models import Avg, Case, Count, F, IntegerField, Min, Q, Sum, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from history.models import Licence, Rollup, SignalSample, StateSample, UsageSample
+from history.models import Licence, Rollup
 
 __all__ = ["EXPIRY_WINDOWS", "licence_expiry_counts", "licences_with_status", "router_series", "usage_by_month",
            "usage_by_tenant", "worst_signal_modems"]
@@ -35,14 +35,16 @@ def licence_expiry_counts(queryset, now=None) -> dict:
 
 
 def router_series(router, range_key: str = "7d", now=None) -> dict:
-    """Chart data for one router over 24h / 7d / 30d: signal (RSRP/RSRQ/SINR of its modems' samples), usage
-    (bytes in/out, hourly roll-ups; raw samples for 24h) and uptime (% online per hour or day).
+    """Chart data for one router over 24h / 7d / 30d from the hourly roll-ups (daily uptime for 30d): signal
+    (RSRP/RSRQ/SINR averaged over its modems), usage (bytes in/out of its WAN devices), uptime (% online).
     Times are epoch seconds (uPlot's x axis)."""
     now = now or timezone.now()
     since = now - RANGES.get(range_key, RANGES["7d"])
-    signal = list(SignalSample.objects.filter(tenant_id=router.tenant_id, net_device__router=router,
-                                             created_at__gte=since).order_by("created_at")
-                  .values_list("created_at", "rsrp", "rsrq", "sinr"))
+    # One point an hour: the router's modems averaged (hourly roll-ups), so two SIMs do not zig-zag one line.
+    signal = list(Rollup.objects.filter(router=router, kind="signal", period="hour", bucket__gte=since)
+                  .values("bucket").annotate(a=Avg("rsrp"), q=Avg("rsrq"), s=Avg("sinr")).order_by("bucket")
+                  .values_list("bucket", "a", "q", "s"))
+    signal = [(b, _r(a), _r(q), _r(s)) for b, a, q, s in signal]
     usage = list(Rollup.objects.filter(router=router, kind="usage", period="hour", bucket__gte=since)
                  .values("bucket").annotate(i=Sum("bytes_in"), o=Sum("bytes_out")).order_by("bucket")
                  .values_list("bucket", "i", "o"))
@@ -61,6 +63,10 @@ def router_series(router, range_key: str = "7d", now=None) -> dict:
         "uptime": {"t": [ts(r[0]) for r in state],
                    "percent": [round(100.0 * on / (on + off), 1) if on + off else None for _, on, off in state]},
     }
+
+
+def _r(value):
+    return None if value is None else round(value, 1)
 
 
 def usage_by_month(rollups, months: int = 12) -> list[dict]:
@@ -82,8 +88,6 @@ def usage_by_tenant(rollups, since) -> list[dict]:
 
 def worst_signal_modems(rollups, since, limit: int = 10) -> list[dict]:
     """Modems with the lowest average RSRP since `since` (daily signal roll-ups)."""
-    from django.db.models import Avg, Min
-
     return list(rollups.filter(kind="signal", period="day", bucket__gte=since, rsrp__isnull=False)
                 .values("net_device_id", "net_device__name", "router_id", "router__name")
                 .annotate(rsrp=Avg("rsrp"), rsrq=Avg("rsrq"), sinr=Avg("sinr"), rsrp_min=Min("rsrp_min"))

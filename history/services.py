@@ -134,6 +134,8 @@ def _devices(tenant, kind: Kind, router_ids=None):
     qs = kind.device_model.objects.filter(tenant=tenant, deleted_at__isnull=True)
     if kind.device == "net_device":
         qs = qs.filter(mode="wan")
+        if kind.name == "signal":
+            qs = qs.filter(type="mdm")  # signal samples are reported by modems only
         if router_ids is not None:
             qs = qs.filter(router_id__in=router_ids)
     elif router_ids is not None:

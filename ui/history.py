@@ -37,7 +37,7 @@ def router_history_context(request, router) -> dict:
 def tenant_history_context(user, tenant) -> dict:
     rollups = Rollup.objects.for_user(user).filter(tenant=tenant)
     months = hist.usage_by_month(rollups)
-    month_series = {"t": [int(m["month"].timestamp()) for m in months],
+    month_series = {"t": list(range(len(months))), "labels": [m["month"].strftime("%b %Y") for m in months],
                     "bytes_in": [m["bytes_in"] for m in months], "bytes_out": [m["bytes_out"] for m in months]}
     since = timezone.now() - timedelta(days=7)
     licences = Licence.objects.for_user(user).filter(tenant=tenant)

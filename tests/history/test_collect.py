@@ -40,7 +40,7 @@ def expected(sim, tenant, kind_name):
     model = NetDevice if kind.device == "net_device" else Router
     devices = model.objects.filter(tenant=tenant, deleted_at__isnull=True)
     if kind.device == "net_device":
-        devices = devices.filter(mode="wan")
+        devices = devices.filter(mode="wan", **({"type": "mdm"} if kind_name == "signal" else {}))
     out = {}
     for device in devices:
         cursor = Cursor.objects.get(kind=kind_name, device_id=device.pk)
