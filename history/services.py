@@ -253,7 +253,9 @@ def _walk(tenant, kind: Kind, devices, client, budget, bounds: dict, advance: di
                 last_at = _parse_time(last.get("created_at"))
                 last_uuid = str(last.get("created_at_timeuuid"))
                 behind = [c.pk for c in advance.values() if last_at and c.cursor_at < last_at]
-                Cursor.objects.filter(pk__in=behind).update(cursor=last_uuid, cursor_at=last_at, updated_at=timezone.now())
+                # Conditional in SQL too: an overlapping run that got further is never moved back.
+                Cursor.objects.filter(pk__in=behind, cursor_at__lt=last_at).update(
+                    cursor=last_uuid, cursor_at=last_at, updated_at=timezone.now())
                 for c in advance.values():
                     if c.pk in behind:
                         c.cursor, c.cursor_at = last_uuid, last_at
