@@ -351,8 +351,10 @@ def rollup(tenant, kind: str, *, since: datetime | None = None, until: datetime 
 # Retention
 #
 def prune_history(now: datetime | None = None) -> dict:
-    """Raw samples older than HISTORY_RAW_RETENTION_DAYS, roll-ups older than HISTORY_ROLLUP_RETENTION_DAYS
-    (0 keeps forever), in batches (portal.retention)."""
+    """Raw samples older than HISTORY_RAW_RETENTION_DAYS (30), daily roll-ups older than
+    HISTORY_ROLLUP_RETENTION_DAYS (395), hourly ones older than HISTORY_HOURLY_ROLLUP_RETENTION_DAYS (92: the charts
+    read hourly buckets for at most 30 days; a year of hourly rows for 10k devices would be ~260M rows for nothing).
+    0 keeps forever. In batches (portal.retention)."""
     now = now or timezone.now()
     out = {}
     raw_days, rollup_days = settings.HISTORY_RAW_RETENTION_DAYS, settings.HISTORY_ROLLUP_RETENTION_DAYS
@@ -361,5 +363,9 @@ def prune_history(now: datetime | None = None) -> dict:
         for kind in KINDS.values():
             out[kind.name] = delete_in_batches(kind.model.objects.filter(created_at__lt=cutoff))
     if rollup_days > 0:
-        out["rollups"] = delete_in_batches(Rollup.objects.filter(bucket__lt=now - timedelta(days=rollup_days)))
+        out["rollups"] = delete_in_batches(Rollup.objects.filter(period=Period.DAY, bucket__lt=now - timedelta(days=rollup_days)))
+    hourly_days = settings.HISTORY_HOURLY_ROLLUP_RETENTION_DAYS
+    if hourly_days > 0:
+        out["hourly_rollups"] = delete_in_batches(
+            Rollup.objects.filter(period=Period.HOUR, bucket__lt=now - timedelta(days=hourly_days)))
     return out

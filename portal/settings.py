@@ -370,7 +370,8 @@ RETENTION_DAYS = {
 RETENTION_BATCH_SIZE = 1000
 # History (docs/history.md): raw samples 30 days, hourly/daily roll-ups 13 months; 0 keeps forever.
 HISTORY_RAW_RETENTION_DAYS = int(os.environ.get("HISTORY_RAW_RETENTION_DAYS", "30"))
-HISTORY_ROLLUP_RETENTION_DAYS = int(os.environ.get("HISTORY_ROLLUP_RETENTION_DAYS", "395"))
+HISTORY_ROLLUP_RETENTION_DAYS = int(os.environ.get("HISTORY_ROLLUP_RETENTION_DAYS", "395"))  # daily roll-ups
+HISTORY_HOURLY_ROLLUP_RETENTION_DAYS = int(os.environ.get("HISTORY_HOURLY_ROLLUP_RETENTION_DAYS", "92"))
 HISTORY_COLLECT_INTERVAL_SECONDS = float(os.environ.get("HISTORY_COLLECT_INTERVAL_SECONDS", "3600"))
 HISTORY_INITIAL_DAYS = float(os.environ.get("HISTORY_INITIAL_DAYS", "1"))  # a new device's first collection
 HISTORY_ON_DEMAND_DAYS = float(os.environ.get("HISTORY_ON_DEMAND_DAYS", "7"))  # a router page's range

@@ -148,6 +148,7 @@ def test_retention_prunes_old_raw_and_rollups(sims, settings):
 
     settings.HISTORY_RAW_RETENTION_DAYS = 30
     settings.HISTORY_ROLLUP_RETENTION_DAYS = 395
+    settings.HISTORY_HOURLY_ROLLUP_RETENTION_DAYS = 92
     tenant = make_tenant(make_org())
     router = mirror_row(Router, tenant, name="r")
     modem = mirror_row(NetDevice, tenant, name="m", mode="wan", router=router)
@@ -155,10 +156,11 @@ def test_retention_prunes_old_raw_and_rollups(sims, settings):
     for i, age in enumerate((1, 29, 31, 100)):
         UsageSample.objects.create(tenant=tenant, net_device=modem, created_at=now - timedelta(days=age),
                                    created_at_timeuuid=f"u{i}", bytes_in=1, bytes_out=1)
-    for age in (10, 390, 400):
-        Rollup.objects.create(tenant=tenant, kind="usage", period="day", bucket=now - timedelta(days=age),
+    for period, age in (("day", 10), ("day", 390), ("day", 400), ("hour", 10), ("hour", 91), ("hour", 93)):
+        Rollup.objects.create(tenant=tenant, kind="usage", period=period, bucket=now - timedelta(days=age),
                               device_id=modem.pk, net_device=modem)
     out = prune_history(now=now)
-    assert out["usage"] == 2 and out["rollups"] == 1
+    assert out["usage"] == 2 and out["rollups"] == 1 and out["hourly_rollups"] == 1
     assert sorted((now - s.created_at).days for s in UsageSample.objects.all()) == [1, 29]
-    assert Rollup.objects.count() == 2
+    assert sorted((r.period, (now - r.bucket).days) for r in Rollup.objects.all()) == [
+        ("day", 10), ("day", 390), ("hour", 10), ("hour", 91)]
