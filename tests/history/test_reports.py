@@ -144,3 +144,30 @@ def test_reports_page_lists_and_downloads(world, client):
     assert response.status_code == 200 and response.content == b"%PDF-1.4 mine"
     assert client.get(f"/t/{tenant.pk}/reports/{theirs.pk}/download/").status_code == 404
     assert client.get(f"/t/{other.pk}/reports/{theirs.pk}/download/").status_code == 404
+
+
+def test_reports_page_schedules_by_role(world, client):
+    from accounts.models import AuditEvent
+
+    tenant = world.tenants[0]
+    client.force_login(world.actor("full_access", "tenant", 0).user)
+    response = client.post(f"/t/{tenant.pk}/reports/schedules/", {"frequency": "weekly", "recipients": "a@example.com, b@example.com"})
+    assert response.status_code == 302
+    schedule = ReportSchedule.objects.get(tenant=tenant)
+    assert schedule.recipients == ["a@example.com", "b@example.com"] and schedule.frequency == "weekly"
+    assert AuditEvent.objects.filter(object_type="history.reportschedule", object_id=str(schedule.pk)).exists()
+    client.post(f"/t/{tenant.pk}/reports/schedules/", {"frequency": "monthly", "recipients": "nope"})
+    assert ReportSchedule.objects.filter(tenant=tenant).count() == 1
+    # A read-only login sees the schedule but can neither add nor remove one.
+    client.force_login(world.actor("read_only", "tenant", 0).user)
+    page = client.get(f"/t/{tenant.pk}/reports/").content.decode()
+    assert "a@example.com" in page and 'id="schedule-form"' not in page
+    client.post(f"/t/{tenant.pk}/reports/schedules/{schedule.pk}/remove/")
+    client.post(f"/t/{tenant.pk}/reports/schedules/", {"frequency": "monthly", "recipients": "x@example.com"})
+    assert list(ReportSchedule.objects.filter(tenant=tenant)) == [schedule]
+    # Another tenant's schedule: 404.
+    foreign = ReportSchedule.objects.create(tenant=world.tenants[-1], frequency="monthly", recipients=["z@example.com"])
+    client.force_login(world.actor("admin", "tenant", 0).user)
+    assert client.post(f"/t/{tenant.pk}/reports/schedules/{foreign.pk}/remove/").status_code == 404
+    assert client.post(f"/t/{tenant.pk}/reports/schedules/{schedule.pk}/remove/").status_code == 302
+    assert not ReportSchedule.objects.filter(pk=schedule.pk).exists()

@@ -1,13 +1,19 @@
 """A tenant's scheduled reports: the report history with PDF downloads, and the schedules (history app)."""
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 from django.utils.html import format_html
 from django.urls import reverse
 
-from history.models import Report, ReportSchedule
+from history.models import Report, ReportFrequency, ReportSchedule
+from history.reports import report_schedule_delete, report_schedule_save
+from portal.authorization import ScopeDenied
+from portal.roles import Action
 from ui.access import tenant_or_404
 from ui.tables import Column, DataTable, when_column
 from ui.templatetags.ui import badge
@@ -39,7 +45,40 @@ def reports(request, tenant_id):
     if export:
         return export
     schedules = ReportSchedule.objects.for_user(request.user).filter(tenant=tenant)
-    return render(request, "ui/tenant/reports.html", tenant_context(request, tenant, table=table, schedules=schedules))
+    return render(request, "ui/tenant/reports.html", tenant_context(
+        request, tenant, table=table, schedules=schedules, frequencies=ReportFrequency.choices))
+
+
+@login_required
+@require_POST
+def report_schedule_add(request, tenant_id):
+    """Add a schedule (needs `change` on the tenant: the service authorizes and audits)."""
+    tenant = tenant_or_404(request, tenant_id)
+    try:
+        report_schedule_save(actor=request.user, tenant=tenant, frequency=request.POST.get("frequency", ""),
+                             recipients=request.POST.get("recipients", ""), enabled=True)
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for msgs in exc.message_dict.values() for m in msgs))
+    except ScopeDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Report scheduled.")
+    return redirect("ui:reports", tenant_id=tenant.pk)
+
+
+@login_required
+@require_POST
+def report_schedule_remove(request, tenant_id, schedule_id):
+    tenant = tenant_or_404(request, tenant_id)
+    schedule = get_object_or_404(ReportSchedule.objects.for_user(request.user, Action.VIEW).filter(tenant=tenant),
+                                 pk=schedule_id)
+    try:
+        report_schedule_delete(actor=request.user, schedule=schedule)
+    except ScopeDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Schedule removed.")
+    return redirect("ui:reports", tenant_id=tenant.pk)
 
 
 @login_required
