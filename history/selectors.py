@@ -3,25 +3,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Avg, Case, Count, F, IntegerField, Min, Q, Sum, When
+from django.db.models import Avg, Count, F, Min, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from history.models import Licence, Rollup
+from history.models import Rollup
 
-__all__ = ["EXPIRY_WINDOWS", "licence_expiry_counts", "licences_with_status", "router_series", "usage_by_month",
+__all__ = ["EXPIRY_WINDOWS", "licence_expiry_counts", "router_series", "usage_by_month",
            "usage_by_tenant", "worst_signal_modems"]
 
 EXPIRY_WINDOWS = (30, 60, 90)
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-
-
-def licences_with_status(queryset, now=None):
-    """Annotate `status`: expired, expiring (within 90 days), active, or unknown (no end date)."""
-    now = now or timezone.now()
-    return queryset.annotate(status_rank=Case(
-        When(end_time__isnull=True, then=3), When(end_time__lte=now, then=0),
-        When(end_time__lte=now + timedelta(days=90), then=1), default=2, output_field=IntegerField()))
 
 
 def licence_expiry_counts(queryset, now=None) -> dict:

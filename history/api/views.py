@@ -10,10 +10,9 @@ from datetime import timezone as dt_timezone
 
 from django.db.models import F, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from django.http import HttpResponse
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 
@@ -31,11 +30,10 @@ from portal.roles import Action
 class SampleViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
     ordering = ["-created_at", "-id"]
     ordering_fields = ["created_at"]
-    # On the per-device paths: the URL kwarg naming the device, and its model.
-    device_kwarg = None
-    device_model = None
 
     def scoped_queryset(self, queryset):
+        """On the per-device paths (a `net_device_id` / `router_id` URL kwarg): that device's rows, or 404 when
+        the device is outside the caller's scope."""
         kwarg = next((k for k in ("net_device_id", "router_id") if k in self.kwargs), None)
         if kwarg is None:
             return queryset
