@@ -76,7 +76,8 @@ class UsageFilterSet(TenantFilterSet):
         fields = ["tenant", "router", "net_device", "since", "until"]
 
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset).filter(kind="usage", period="day")
+        period = "month" if self.data.get("period") == "month" else "day"
+        queryset = super().filter_queryset(queryset).filter(kind="usage", period=period)
         if not self.data.get("since"):
             if self.data.get("period") == "month":
                 start = (timezone.now() - timedelta(days=395)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -162,6 +162,7 @@ class Cursor(TenantOwnedModel):
 class Period(models.TextChoices):
     HOUR = "hour", _("Hour")
     DAY = "day", _("Day")
+    MONTH = "month", _("Month")
 
 
 class RollupKind(models.TextChoices):
@@ -171,7 +172,8 @@ class RollupKind(models.TextChoices):
 
 
 class Rollup(TenantOwnedModel):
-    """Hourly or daily aggregate (UTC buckets) of one device's samples of one kind.
+    """Hourly, daily or monthly aggregate (UTC buckets) of one device's samples of one kind (monthly ones are
+    summed from the daily ones, so they outlive the raw samples).
 
     usage: bytes_in/bytes_out sums; signal: rsrp/rsrq/sinr averages and rsrp minimum; state: seconds online
     and offline (sums of `period` by state). `samples` counts the raw samples summed."""

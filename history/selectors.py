@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Avg, Count, F, Min, Q, Sum
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from history.models import Rollup
@@ -64,8 +63,8 @@ def _r(value):
 def usage_by_month(rollups, months: int = 12) -> list[dict]:
     """[{month, bytes_in, bytes_out}] over daily usage roll-ups (any scope), oldest first."""
     start = (timezone.now() - timedelta(days=31 * months)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return list(rollups.filter(kind="usage", period="day", bucket__gte=start)
-                .annotate(month=TruncMonth("bucket")).values("month")
+    return list(rollups.filter(kind="usage", period="month", bucket__gte=start)
+                .annotate(month=F("bucket")).values("month")
                 .annotate(bytes_in=Sum("bytes_in"), bytes_out=Sum("bytes_out")).order_by("month"))
 
 

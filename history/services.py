@@ -340,11 +340,48 @@ def rollup(tenant, kind: str, *, since: datetime | None = None, until: datetime 
             objs.append(obj)
         Rollup.objects.bulk_create(
             objs, batch_size=1000, update_conflicts=True, unique_fields=["kind", "period", "device_id", "bucket"],
-            update_fields=["samples", "bytes_in", "bytes_out", "rsrp", "rsrq", "sinr", "rsrp_min", "online_seconds",
-                           "offline_seconds", "router", "net_device"],
+            update_fields=ROLLUP_VALUES,
         )
         written += len(objs)
-    return written
+    return written + rollup_months(tenant, kind, since=since)
+
+
+ROLLUP_VALUES = ["samples", "bytes_in", "bytes_out", "rsrp", "rsrq", "sinr", "rsrp_min", "online_seconds",
+                 "offline_seconds", "router", "net_device"]
+
+
+def rollup_months(tenant, kind: str, *, since: datetime | None = None) -> int:
+    """(Re)compute monthly roll-ups from the daily ones, from the month of `since` (all when None): sums, the
+    signal averages weighted by samples, the minimum RSRP. Billing per month reads these (13 months of 10k
+    devices is 130k rows instead of 4M daily ones)."""
+    from django.db.models import ExpressionWrapper, F, FloatField
+    from django.db.models.functions import TruncMonth
+
+    daily = Rollup.objects.filter(tenant=tenant, kind=kind, period=Period.DAY)
+    if since is not None:
+        daily = daily.filter(bucket__gte=since.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+
+    def weighted(name):
+        return Sum(ExpressionWrapper(F(name) * F("samples"), output_field=FloatField()))
+
+    rows = list(daily.annotate(month=TruncMonth("bucket", tzinfo=dt_timezone.utc))
+                .values("device_id", "month", "router_id", "net_device_id")
+                .annotate(n=Sum("samples"), b_in=Sum("bytes_in"), b_out=Sum("bytes_out"), on=Sum("online_seconds"),
+                          off=Sum("offline_seconds"), w_rsrp=weighted("rsrp"), w_rsrq=weighted("rsrq"),
+                          w_sinr=weighted("sinr"), m_rsrp=Min("rsrp_min")).order_by())
+    objs = []
+    for r in rows:
+        n = r["n"] or 0
+        objs.append(Rollup(
+            tenant=tenant, kind=kind, period=Period.MONTH, bucket=r["month"], device_id=r["device_id"],
+            router_id=r["router_id"], net_device_id=r["net_device_id"], samples=n, bytes_in=r["b_in"] or 0,
+            bytes_out=r["b_out"] or 0, online_seconds=r["on"] or 0.0, offline_seconds=r["off"] or 0.0,
+            rsrp=(r["w_rsrp"] / n) if n and r["w_rsrp"] is not None else None,
+            rsrq=(r["w_rsrq"] / n) if n and r["w_rsrq"] is not None else None,
+            sinr=(r["w_sinr"] / n) if n and r["w_sinr"] is not None else None, rsrp_min=r["m_rsrp"]))
+    Rollup.objects.bulk_create(objs, batch_size=1000, update_conflicts=True,
+                               unique_fields=["kind", "period", "device_id", "bucket"], update_fields=ROLLUP_VALUES)
+    return len(objs)
 
 
 #
@@ -363,7 +400,8 @@ def prune_history(now: datetime | None = None) -> dict:
         for kind in KINDS.values():
             out[kind.name] = delete_in_batches(kind.model.objects.filter(created_at__lt=cutoff))
     if rollup_days > 0:
-        out["rollups"] = delete_in_batches(Rollup.objects.filter(period=Period.DAY, bucket__lt=now - timedelta(days=rollup_days)))
+        out["rollups"] = delete_in_batches(Rollup.objects.filter(period__in=[Period.DAY, Period.MONTH],
+                                                                 bucket__lt=now - timedelta(days=rollup_days)))
     hourly_days = settings.HISTORY_HOURLY_ROLLUP_RETENTION_DAYS
     if hourly_days > 0:
         out["hourly_rollups"] = delete_in_batches(

@@ -6,10 +6,7 @@ on the per-device paths a device outside the caller's scope answers 404.
 """
 from __future__ import annotations
 
-from datetime import timezone as dt_timezone
-
 from django.db.models import F, Sum
-from django.db.models.functions import TruncMonth
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -123,11 +120,9 @@ class UsageViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
         period = self._choice("period", ["day", "month"], "day")
         queryset = super().filter_queryset(queryset)
         keys = ["tenant_id", *GROUPS[group]]
-        if period == "month":
-            queryset = queryset.annotate(start=TruncMonth("bucket", tzinfo=dt_timezone.utc))
-        else:
-            queryset = queryset.annotate(start=F("bucket"))
-        if group == "modem" and period == "day":
+        # Month rows are the monthly roll-ups (the filterset picks the period), so both read one row per bucket.
+        queryset = queryset.annotate(start=F("bucket"))
+        if group == "modem":
             return queryset.annotate(b_in=F("bytes_in"), b_out=F("bytes_out"), n=F("samples")).values(
                 "id", *keys, "start", "b_in", "b_out", "n").order_by("-start", "-id")
         return queryset.values(*keys, "start").annotate(

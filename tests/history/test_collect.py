@@ -132,6 +132,8 @@ def test_backfill_on_demand_and_rollups_equal_raw(sims, settings):
     raw_total = UsageSample.objects.filter(tenant=tenant).aggregate(i=Sum("bytes_in"), o=Sum("bytes_out"))
     hourly = Rollup.objects.filter(tenant=tenant, kind="usage", period="hour").aggregate(i=Sum("bytes_in"), o=Sum("bytes_out"))
     assert hourly == raw_total
+    monthly = Rollup.objects.filter(tenant=tenant, kind="usage", period="month").aggregate(i=Sum("bytes_in"), o=Sum("bytes_out"))
+    assert monthly == raw_total
     # Uptime: online + offline seconds equal the sum of the state samples' periods.
     raw_period = StateSample.objects.filter(tenant=tenant).aggregate(p=Sum("period"))["p"]
     days = Rollup.objects.filter(tenant=tenant, kind="state", period="day")
