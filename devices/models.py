@@ -14,15 +14,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Provider
 from portal.models import TenantOwnedModel
 from portal.scoping import TenantScopedQuerySet
 
 __all__ = ["DeviceProvider", "DeviceStatus", "Site", "Device"]
 
 
-class DeviceProvider(models.TextChoices):
-    NCM = "ncm", _("Cradlepoint NCM")
-    ECCLOUD = "eccloud", _("IgniteNet ecCloud")
+# The same choices as a credential's provider (one enum in the OpenAPI schema).
+DeviceProvider = Provider
 
 
 class DeviceStatus(models.TextChoices):
