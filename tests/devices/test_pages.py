@@ -1,0 +1,59 @@
+"""Pages: every vendor's devices side by side (vendor column and filter), the ecCloud device page with merged
+configuration and origins, sites, and the ecCloud config push (preview, then a job)."""
+import pytest
+
+from accounts.roles import Role
+from devices.models import Device
+from jobs.models import Job
+from ncm_sync.services.runs import sync_tenant
+from tests.fleet import tenant_on
+from tests.factories import make_user
+from tests.ui.test_pages import body, login, region
+
+from .helpers import eccloud_credential
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def mixed(ecsim, sims):
+    tenant = tenant_on(sims.start(routers=3, seed=9))
+    eccloud_credential(tenant, ecsim)
+    assert sync_tenant(tenant_id=tenant.pk).status == "succeeded"
+    return tenant
+
+
+def admin_of(tenant):
+    return make_user(tenant=tenant, role=Role.ADMIN)
+
+
+def test_devices_page_lists_both_vendors_with_filter(mixed):
+    client = login(admin_of(mixed))
+    table = region(body(client.get(f"/t/{mixed.pk}/devices/")), "devices-table")
+    assert 'data-vendor="ncm"' in table and 'data-vendor="eccloud"' in table
+    only = region(body(client.get(f"/t/{mixed.pk}/devices/", {"vendor": "eccloud"})), "devices-table")
+    assert 'data-vendor="ncm"' not in only and 'data-vendor="eccloud"' in only
+    assert "ecCloud sites" in body(client.get(f"/t/{mixed.pk}/devices/"))
+
+
+def test_eccloud_device_page_shows_origins(mixed):
+    device = Device.objects.filter(tenant=mixed, provider="eccloud").first()
+    page = body(login(admin_of(mixed)).get(f"/t/{mixed.pk}/devices/{device.pk}/"))
+    config = region(page, "config-table")
+    assert 'data-origin="site"' in config and 'data-origin="site-device"' in config and 'data-origin="device"' in config
+    ncm = Device.objects.filter(tenant=mixed, provider="ncm").first()
+    assert login(admin_of(mixed)).get(f"/t/{mixed.pk}/devices/{ncm.pk}/").status_code == 302  # the router page
+
+
+def test_push_from_the_page_previews_then_creates_a_job(mixed, ecsim):
+    device = Device.objects.filter(tenant=mixed, provider="eccloud").first()
+    client = login(admin_of(mixed))
+    data = {"devices": [device.pk], "changes": "radio/r5/channel = 149\nhotspot/landingURL = https://x.example"}
+    preview = client.post(f"/t/{mixed.pk}/devices/push/", {**data, "step": "preview"})
+    assert preview.status_code == 200 and "radio/r5/channel" in region(body(preview), "preview")
+    assert ecsim.writes() == []
+    done = client.post(f"/t/{mixed.pk}/devices/push/", {**data, "step": "confirm"})
+    assert done.status_code == 302
+    job = Job.objects.get(tenant=mixed)
+    assert job.target_device_ids == [device.pk] and job.parameters == {"changes": {
+        "radio/r5/channel": "149", "hotspot/landingURL": "https://x.example"}}
