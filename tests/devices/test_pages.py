@@ -57,3 +57,14 @@ def test_push_from_the_page_previews_then_creates_a_job(mixed, ecsim):
     job = Job.objects.get(tenant=mixed)
     assert job.target_device_ids == [device.pk] and job.parameters == {"changes": {
         "radio/r5/channel": "149", "hotspot/landingURL": "https://x.example"}}
+
+
+def test_msp_overview_has_a_vendor_column_and_filter(mixed, ecsim):
+    from tests.factories import make_tenant
+
+    only_ncm = make_tenant(mixed.organization)
+    client = login(make_user(org=mixed.organization, role=Role.READ_ONLY))
+    rows = region(body(client.get("/")), "tenants-table")
+    assert 'data-vendors="Cradlepoint + IgniteNet"' in rows
+    filtered = region(body(client.get("/", {"vendor": "eccloud"})), "tenants-table")
+    assert mixed.name in filtered and only_ncm.name not in filtered
