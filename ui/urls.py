@@ -25,6 +25,7 @@ page_patterns = [
     path("t/<int:tenant_id>/cellular/", tenant.cellular, name="cellular"),
     path("t/<int:tenant_id>/devices/", devices.devices, name="devices"),
     path("t/<int:tenant_id>/devices/push/", devices.device_push, name="device-push"),
+    path("t/<int:tenant_id>/credentials/eccloud/", devices.eccloud_credential, name="eccloud-credential"),
     path("t/<int:tenant_id>/devices/<int:device_id>/", devices.device_detail, name="device-detail"),
     path("t/<int:tenant_id>/routers/<int:router_id>/", tenant.router_detail, name="router-detail"),
     path("t/<int:tenant_id>/alerts/", tenant.alerts, name="alerts"),

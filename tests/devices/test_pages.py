@@ -68,3 +68,22 @@ def test_msp_overview_has_a_vendor_column_and_filter(mixed, ecsim):
     assert 'data-vendors="Cradlepoint + IgniteNet"' in rows
     filtered = region(body(client.get("/", {"vendor": "eccloud"})), "tenants-table")
     assert mixed.name in filtered and only_ncm.name not in filtered
+
+
+def test_eccloud_credential_page_saves_a_write_only_key(ecsim):
+    from accounts.models import Credential
+    from accounts.services import credential_secrets
+    from tests.factories import make_org, make_tenant
+
+    tenant = make_tenant(make_org())
+    client = login(make_user(tenant=tenant, role=Role.ADMIN))
+    r = client.post(f"/t/{tenant.pk}/credentials/eccloud/", {"base_url": ecsim.base_url, "api_key": "tsecret-ui-key-0123456789"})
+    assert r.status_code == 302
+    cred = Credential.objects.get(tenant=tenant, provider="eccloud")
+    assert credential_secrets(cred)["api_key"] == "tsecret-ui-key-0123456789"
+    page = body(client.get(f"/t/{tenant.pk}/credentials/eccloud/"))
+    assert "tsecret-ui-key" not in page and "••••6789" in page
+    bad = client.post(f"/t/{tenant.pk}/credentials/eccloud/", {"base_url": "https://evil.example/pub/v1", "api_key": "x" * 12})
+    assert bad.status_code == 400 and "ECCLOUD_ALLOWED_BASE_URLS" in body(bad)
+    viewer = login(make_user(tenant=tenant, role=Role.READ_ONLY))
+    assert viewer.get(f"/t/{tenant.pk}/credentials/eccloud/").status_code in (403, 404)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from django import forms
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -140,3 +142,47 @@ def device_push(request, tenant_id):
         context["errors"] = [f"{k}: {m}" if k else m for k, ms in errors.items() for m in ms]
         return render(request, "ui/tenant/device_push.html", context, status=400)
     return render(request, "ui/tenant/device_push.html", context)
+
+
+class EcCloudCredentialForm(forms.Form):
+    """The key is write-only: never shown, an empty input keeps the stored one."""
+
+    base_url = forms.CharField(label="Base URL", max_length=300,
+                               help_text="ecCloud public API root, e.g. https://cloud.ignitenet.com/pub/v1")
+    api_key = forms.CharField(label="API key (x-api-key)", required=False, max_length=2000, strip=True,
+                              widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+
+
+@login_required
+def eccloud_credential(request, tenant_id):
+    """A tenant's ecCloud credential (roles that manage credentials): base URL and a write-only API key."""
+    from django.conf import settings
+
+    from accounts import services as account_services
+    from accounts.models import Credential
+    from accounts.roles import Action
+    from ui.forms import apply_errors
+
+    tenant = tenant_or_404(request, tenant_id, Action.MANAGE_CREDENTIALS)
+    credential = Credential.objects.for_user(request.user, Action.MANAGE_CREDENTIALS).filter(
+        tenant=tenant, provider="eccloud").first()
+    form = EcCloudCredentialForm(request.POST or None, initial={
+        "base_url": credential.base_url if credential else settings.ECCLOUD_DEFAULT_BASE_URL})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    account_services.credential_save(
+                        actor=request.user, tenant=tenant, provider="eccloud", base_url=form.cleaned_data["base_url"],
+                        secrets_in={"api_key": form.cleaned_data["api_key"]} if form.cleaned_data["api_key"] else {},
+                        credential=credential)
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, "ecCloud credential saved. The next sync mirrors its sites and devices.")
+                return redirect("ui:eccloud-credential", tenant_id=tenant.pk)
+        status = 400
+    hint = (credential.secret_hints or {}).get("api_key") if credential else ""
+    return render(request, "ui/tenant/eccloud_credential.html",
+                  tenant_context(request, tenant, credential=credential, form=form, hint=hint), status=status)
