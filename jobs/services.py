@@ -235,7 +235,7 @@ def job_create(
 
 def _with_devices(user, tenant, kind, router_ids, group_ids, device_ids, parameters):
     """`devices` of any provider: NCM ones join the routers, the others come back as devices (jobs.devices)."""
-    parameters = dict(parameters or {}) if isinstance(parameters, dict) else parameters
+    parameters = dict(parameters or {})
     if not device_ids:
         return router_ids, [], parameters
     from jobs.devices import split_device_targets
