@@ -87,3 +87,8 @@ def test_eccloud_credential_page_saves_a_write_only_key(ecsim):
     assert bad.status_code == 400 and "ECCLOUD_ALLOWED_BASE_URLS" in body(bad)
     viewer = login(make_user(tenant=tenant, role=Role.READ_ONLY))
     assert viewer.get(f"/t/{tenant.pk}/credentials/eccloud/").status_code in (403, 404)
+
+
+def test_tenant_dashboard_shows_the_other_vendor(mixed):
+    page = body(login(admin_of(mixed)).get(f"/t/{mixed.pk}/"))
+    assert 'data-card="eccloud-devices"' in page and "IgniteNet devices" in page
