@@ -39,6 +39,7 @@ from ncm_sync.client import (
 from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
+from ncm_sync.services.figures import refresh_tenant_figures
 from portal.heartbeat import Heartbeat
 from portal.logcontext import log_context
 from portal.retention import delete_in_batches, retention_cutoff
@@ -281,6 +282,8 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     finally:
         if own_client and client is not None:
             client.close()
+        if engine is not None:  # a failed run may have written pages before it failed
+            _refresh_figures(tenant_id)
     figures = {name: s.as_dict() for name, s in stats.items()}
     _finish(run, SyncRunStatus.SUCCEEDED, fields={"api_calls": client.calls, "resources": figures, **_totals(figures)})
     _announce_new_alerts(tenant_id, engine, figures)
@@ -289,6 +292,13 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
         sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
     )
     return run
+
+
+def _refresh_figures(tenant_id: int) -> None:
+    try:
+        refresh_tenant_figures([tenant_id])
+    except Exception:  # noqa: BLE001 - the overview's figures lag until the next run; never fail a sync for them
+        logger.exception("figures of tenant %s not refreshed", tenant_id)
 
 
 def _announce_new_alerts(tenant_id: int, engine: TenantSync, figures: dict) -> None:
