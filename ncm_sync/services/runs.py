@@ -39,6 +39,7 @@ from ncm_sync.client import (
 from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
+from ncm_sync.services.figures import refresh_tenant_figures
 from portal.heartbeat import Heartbeat
 from portal.logcontext import log_context
 from portal.retention import delete_in_batches, retention_cutoff
@@ -321,6 +322,8 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     finally:
         if own_client and client is not None:
             client.close()
+        if engine is not None:  # a failed run may have written pages before it failed
+            _refresh_figures(tenant_id)
     figures = {name: s.as_dict() for name, s in stats.items()}
     figures.update(others)
     _run_after_sync(tenant_id)
@@ -342,6 +345,13 @@ def _run_after_sync(tenant_id: int) -> None:
             fn(tenant_id=tenant_id)
         except Exception:  # noqa: BLE001 - the mirror itself is written; never fail the run for a projection
             logger.exception("after-sync step %s of tenant %s failed", getattr(fn, "__name__", fn), tenant_id)
+
+
+def _refresh_figures(tenant_id: int) -> None:
+    try:
+        refresh_tenant_figures([tenant_id])
+    except Exception:  # noqa: BLE001 - the overview's figures lag until the next run; never fail a sync for them
+        logger.exception("figures of tenant %s not refreshed", tenant_id)
 
 
 def _announce_new_alerts(tenant_id: int, engine: TenantSync, figures: dict) -> None:
