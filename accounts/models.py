@@ -274,9 +274,19 @@ class ApiToken(models.Model):
 #
 class Provider(models.TextChoices):
     NCM = "ncm", _("Cradlepoint NetCloud Manager")
+    ECCLOUD = "eccloud", _("IgniteNet ecCloud")
 
 
-SECRET_FIELDS = ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key", "api_token")
+SECRET_FIELDS = ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key", "api_token", "api_key")
+# The secrets each provider uses (the others stay empty), and those it needs.
+PROVIDER_SECRETS = {
+    "ncm": ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key", "api_token"),
+    "eccloud": ("api_key",),
+}
+PROVIDER_REQUIRED_SECRETS = {
+    "ncm": ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key"),
+    "eccloud": ("api_key",),
+}
 
 
 class Credential(EncryptedSecretsMixin, TenantOwnedModel, TimestampedModel):

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.authorization import ScopeDenied, require_action, require_can_grant, require_manages_user
 from accounts.audit import AuditAction, record_change, snapshot
-from accounts.models import SECRET_FIELDS, ApiToken, Credential, Membership, Organization, Tenant, User
+from accounts.models import PROVIDER_REQUIRED_SECRETS, PROVIDER_SECRETS, SECRET_FIELDS, ApiToken, Credential, Membership, Organization, Tenant, User
 from accounts.roles import Action
 from portal.crypto import decrypt_json, encrypt_json
 from portal.scoping import allowed_organizations, allowed_tenants, is_operator, token_tenant_id
@@ -317,18 +317,19 @@ def tenant_delete(*, actor: User | None, tenant: Tenant) -> None:
 #
 
 
-def validate_base_url(value: str) -> str:
+def validate_base_url(value: str, provider: str = "ncm") -> str:
     """A credential's base URL must be http(s), without credentials or query, under an allowed prefix."""
+    allowed, setting = ((settings.ECCLOUD_ALLOWED_BASE_URLS, "ECCLOUD_ALLOWED_BASE_URLS") if provider == "eccloud"
+                        else (settings.NCM_ALLOWED_BASE_URLS, "NCM_ALLOWED_BASE_URLS"))
     value = (value or "").strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValidationError({"base_url": ["Enter an http(s) URL such as https://www.cradlepointecm.com/api/v2."]})
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValidationError({"base_url": ["The base URL may not contain a user, password, query or fragment."]})
-    if not any(value == prefix.rstrip("/") or value.startswith(prefix) for prefix in settings.NCM_ALLOWED_BASE_URLS):
+    if not any(value == prefix.rstrip("/") or value.startswith(prefix) for prefix in allowed):
         raise ValidationError(
-            {"base_url": ["This base URL is not allowed. Allowed prefixes (NCM_ALLOWED_BASE_URLS): "
-                          + ", ".join(settings.NCM_ALLOWED_BASE_URLS)]}
+            {"base_url": [f"This base URL is not allowed. Allowed prefixes ({setting}): " + ", ".join(allowed)]}
         )
     return value
 
@@ -358,11 +359,19 @@ def credential_save(
         require_action(actor, Action.MANAGE_CREDENTIALS, tenant=tenant)
         if credential is not None and credential.tenant_id != tenant.pk:
             require_action(actor, Action.MANAGE_CREDENTIALS, tenant=credential.tenant)
-    base_url = validate_base_url(base_url or (credential.base_url if credential else settings.NCM_DEFAULT_BASE_URL))
+    if provider not in PROVIDER_SECRETS:
+        raise ValidationError({"provider": [f"Unknown provider {provider!r}: one of {', '.join(PROVIDER_SECRETS)}."]})
+    if credential is not None and credential.provider != provider:
+        raise ValidationError({"provider": ["A credential's provider cannot change; create another credential."]})
+    default_base = settings.ECCLOUD_DEFAULT_BASE_URL if provider == "eccloud" else settings.NCM_DEFAULT_BASE_URL
+    base_url = validate_base_url(base_url or (credential.base_url if credential else default_base), provider)
+    if credential is None and Credential.objects.filter(tenant=tenant, provider=provider).exists():
+        raise ValidationError({"provider": [f"This tenant already has a {provider} credential; update that one."]})
     current = decrypt_json(credential.secrets_encrypted) if credential else {}
-    merged = {name: current.get(name, "") for name in SECRET_FIELDS}
-    merged.update({name: value for name, value in secrets_in.items() if name in SECRET_FIELDS and value is not None})
-    missing = [name for name in ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key") if not merged.get(name)]
+    used = PROVIDER_SECRETS[provider]
+    merged = {name: current.get(name, "") if name in used else "" for name in SECRET_FIELDS}
+    merged.update({name: value for name, value in secrets_in.items() if name in used and value is not None})
+    missing = [name for name in PROVIDER_REQUIRED_SECRETS[provider] if not merged.get(name)]
     if missing:
         raise ValidationError({name: ["This field is required."] for name in missing})
     before = snapshot(credential) if credential is not None else None

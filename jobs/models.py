@@ -72,6 +72,8 @@ class Job(TenantOwnedModel):
     # Targets as requested (portal ids); groups expand to their routers when the job starts.
     target_router_ids = models.JSONField(default=list, blank=True)
     target_group_ids = models.JSONField(default=list, blank=True)
+    # Devices of providers other than NCM (devices.Device ids; NCM devices are stored as their routers).
+    target_device_ids = models.JSONField(default=list, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -100,6 +102,8 @@ class JobItem(TenantOwnedModel):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
     router = models.ForeignKey("ncm_sync.Router", null=True, blank=True, on_delete=models.SET_NULL, related_name="job_items")
     group = models.ForeignKey("ncm_sync.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="job_items")
+    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="job_items",
+                               help_text=_("A device of another provider than NCM (ecCloud)."))
     status = models.CharField(max_length=12, choices=ItemStatus.choices, default=ItemStatus.PENDING, db_index=True)
     error = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True)
@@ -115,6 +119,7 @@ class JobItem(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["job", "router"], condition=Q(router__isnull=False), name="jobitem_unique_router"),
             models.UniqueConstraint(fields=["job", "group"], condition=Q(group__isnull=False), name="jobitem_unique_group"),
+            models.UniqueConstraint(fields=["job", "device"], condition=Q(device__isnull=False), name="jobitem_unique_device"),
         ]
         indexes = [models.Index(fields=["job", "status"])]
 

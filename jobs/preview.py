@@ -56,7 +56,21 @@ def _router_summary(router: Router) -> dict:
     return {"router": router.pk, "name": router.name, "state": router.state, "ncm_id": router.ncm_id}
 
 
-def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, parameters=None) -> dict:
+def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, parameters=None, device_ids=None) -> dict:
+    if device_ids:  # devices of any provider (jobs.devices): NCM ones join the routers
+        from jobs.devices import preview_devices, split_device_targets
+
+        ncm_routers, devices, extra = split_device_targets(user=user, tenant=tenant, kind=kind, device_ids=device_ids,
+                                                           parameters=parameters or {})
+        ncm_ids = sorted(set(router_ids or []) | set(ncm_routers))
+        result = {"kind": kind, "parameters": extra, "targets": [], "errors": []}
+        if ncm_ids or group_ids:
+            ncm_params = {k: v for k, v in (parameters or {}).items() if k != "changes"}
+            result = job_preview(user=user, tenant=tenant, kind=kind, router_ids=ncm_ids, group_ids=group_ids,
+                                 parameters=ncm_params)
+            result["parameters"] = {**result["parameters"], **extra}
+        result["targets"] += preview_devices(devices, extra)
+        return result
     parameters = validate_parameters(kind, parameters)  # a malformed or rejected diff is a 400 here
     routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
     targets: list[dict] = []

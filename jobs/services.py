@@ -184,12 +184,19 @@ def job_create(
     wait_for_window: bool = False,
     retry_of: Job | None = None,
     source: str | None = None,
+    device_ids=None,
 ) -> Job:
     """Create a job after checking targets, parameters and the caller's role for this kind."""
     if kind not in JobKind.values:
         raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
-    parameters = validate_parameters(kind, parameters)
-    routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
+    router_ids, devices, parameters = _with_devices(user, tenant, kind, router_ids, group_ids, device_ids, parameters)
+    if router_ids or group_ids or not devices:
+        parameters = {**validate_parameters(kind, {k: v for k, v in parameters.items() if k != "changes"}),
+                      **({"changes": parameters["changes"]} if "changes" in parameters else {})}
+        routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
+    else:
+        routers, groups = [], []
+        parameters = {k: parameters[k] for k in ("changes",) if k in parameters}
     now = timezone.now()
     scheduled_for = _in_tenant_zone(tenant, scheduled_for)
     if wait_for_window:
@@ -199,6 +206,7 @@ def job_create(
     job = Job.objects.create(
         tenant=tenant, kind=kind, parameters=parameters, created_by=user if user.is_authenticated else None,
         target_router_ids=[r.pk for r in routers], target_group_ids=[g.pk for g in groups],
+        target_device_ids=[d.pk for d in devices],
         scheduled_for=scheduled_for, wait_for_window=wait_for_window, retry_of=retry_of,
         status=JobStatus.SCHEDULED if scheduled_for and scheduled_for > now else JobStatus.PENDING,
         counts={"total": 0},
@@ -209,11 +217,13 @@ def job_create(
     items = [JobItem(job=job, tenant_id=tenant.pk, router=router) for router in routers]
     if kind == JobKind.CONFIG_PUSH:
         items += [JobItem(job=job, tenant_id=tenant.pk, group=group) for group in groups]
+    items += [JobItem(job=job, tenant_id=tenant.pk, device=device) for device in devices]
     JobItem.objects.bulk_create(items, batch_size=1000)
     job.counts = _counts(job)
     job.save(update_fields=["counts"])
     local = scheduled_for.astimezone(ZoneInfo(tenant.timezone)) if scheduled_for else None
     job_log(job, f"Created by {getattr(user, 'username', 'system')}: {len(routers)} router(s), {len(groups)} group(s)"
+                 + (f", {len(devices)} other device(s)" if devices else "")
                  + (f", scheduled for {local:%Y-%m-%d %H:%M} ({tenant.timezone})"
                     + (", the start of the next maintenance window" if wait_for_window else "")
                     if job.status == JobStatus.SCHEDULED else ""))
@@ -221,6 +231,19 @@ def job_create(
     if job.status == JobStatus.PENDING:
         transaction.on_commit(lambda: enqueue("jobs.tasks.start_job_task", job.pk))
     return job
+
+
+def _with_devices(user, tenant, kind, router_ids, group_ids, device_ids, parameters):
+    """`devices` of any provider: NCM ones join the routers, the others come back as devices (jobs.devices)."""
+    parameters = dict(parameters or {})
+    if not device_ids:
+        return router_ids, [], parameters
+    from jobs.devices import split_device_targets
+
+    ncm_routers, devices, extra = split_device_targets(user=user, tenant=tenant, kind=kind, device_ids=device_ids,
+                                                       parameters=parameters)
+    router_ids = sorted(set(_ids(router_ids, "routers")) | set(ncm_routers)) if (router_ids or ncm_routers) else router_ids
+    return router_ids, devices, {**(parameters or {}), **extra}
 
 
 #
@@ -237,6 +260,11 @@ def _expand(job: Job) -> list[JobItem]:
         named = {r.pk for r in routers}
         members = Router.objects.filter(tenant=job.tenant, group__in=groups, deleted_at__isnull=True).exclude(pk__in=named)
         items += [JobItem(job=job, tenant_id=job.tenant_id, router=r) for r in members]
+    if job.target_device_ids:
+        from devices.models import Device
+
+        items += [JobItem(job=job, tenant_id=job.tenant_id, device=d)
+                  for d in Device.objects.filter(tenant=job.tenant, pk__in=job.target_device_ids, deleted_at__isnull=True)]
     return items
 
 
@@ -342,11 +370,12 @@ def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: s
     items = JobItem.objects.filter(job=job, status__in=statuses)
     router_ids = sorted({pk for pk in items.values_list("router_id", flat=True) if pk})
     group_ids = sorted({pk for pk in items.values_list("group_id", flat=True) if pk})
-    if not router_ids and not group_ids:
+    device_ids = sorted({pk for pk in items.values_list("device_id", flat=True) if pk})
+    if not router_ids and not group_ids and not device_ids:
         raise ValidationError({"detail": ["Nothing to retry: no failed items" + (" or unknown items." if include_unknown else ".")]})
     return job_create(
         user=user, tenant=job.tenant, kind=job.kind, router_ids=router_ids, group_ids=group_ids,
-        parameters=job.parameters, retry_of=job, source=source,
+        parameters=job.parameters, retry_of=job, source=source, device_ids=device_ids or None,
     )
 
 

@@ -8,3 +8,6 @@ class NcmSyncConfig(AppConfig):
 
     def ready(self):
         from ncm_sync import tasks  # noqa: F401  (registers its Celery tasks: services enqueue them by name)
+        from ncm_sync.services.figures import connect_signals
+
+        connect_signals()  # the overview's stored figures follow single-row mirror writes

@@ -469,3 +469,26 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"sync state of tenant {self.tenant_id}"
+
+
+class TenantFigures(models.Model):
+    """The MSP overview's per-tenant figures, kept by `ncm_sync.services.figures.refresh_tenant_figures` whenever
+    the mirror changes (the end of every sync run, alert pushes and acknowledgements, single-row saves), so the
+    overview reads one row per tenant instead of counting 100k routers and modems per request. The definitions
+    are `ncm_sync.selectors.live_tenant_figures`, the same the tenant pages count live."""
+
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="fleet_figures")
+    routers_total = models.PositiveIntegerField(default=0)
+    routers_online = models.PositiveIntegerField(default=0)
+    routers_offline = models.PositiveIntegerField(default=0)
+    alerts_open = models.PositiveIntegerField(default=0)
+    modems_poor = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "tenant figures"
+
+    def __str__(self) -> str:
+        return f"figures of tenant {self.tenant_id}"

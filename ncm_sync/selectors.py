@@ -4,7 +4,8 @@ figure means the same on every page and in the API.
 - Alerts: what an *open* alert is (`open_alert_q`), the type in words (`alert_type_label`), counts per tenant
   (`alert_counts`), alerts in scope (`alerts_for`).
 - Routers: routers in scope with their open alerts and firmware state (`routers_for`), the stat-card figures
-  (`router_figures`), per-tenant figures for the MSP overview (`annotate_tenant_figures`, `overview_totals`).
+  (`router_figures`), per-tenant figures for the MSP overview (stored: `annotate_tenant_figures`, `overview_totals`;
+  counted: `live_tenant_figures`).
 - Modems: the latest health and metrics of a net device (ONE definition: `latest_health`, `latest_metrics`),
   modems in scope (`modems_for`), their stat-card figures (`modem_figures`).
 - Configuration layers of a router (`router_configuration`).
@@ -23,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Lower
 
 import ncm_config
+from accounts.models import Tenant
 from accounts.roles import Action
 from ncm_sync.models import (
     Alert, ConfigurationManager, Location, NetDevice, NetDeviceHealth, NetDeviceMetrics, Router,
@@ -31,7 +33,8 @@ from ncm_sync.models import (
 __all__ = [
     "ALERT_EVENT_TYPES", "ALERT_STATUSES", "HEALTH_BANDS", "alert_counts", "alert_event_q", "alert_status",
     "alert_type_label", "alerts_for", "annotate_tenant_figures", "latest_health", "latest_metrics",
-    "latest_location", "modem_figures", "modems_for", "open_alert_q", "outdated_q", "overview_totals",
+    "latest_location", "live_tenant_figures", "modem_figures", "modems_for", "open_alert_q", "outdated_q",
+    "overview_totals", "TENANT_FIGURES",
     "router_configuration", "router_figures", "routers_for", "with_health", "with_metrics_data", "with_signal",
 ]
 
@@ -221,29 +224,46 @@ def _per_tenant(qs, outer: str = "pk"):
     return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
 
 
-def _poor_modems() -> QuerySet:
+def _poor_modems(tenant_ids=None) -> QuerySet:
     """Live modems whose band is "poor". The exact band is worked out only for candidates (a live health row says
     poor, or a live metrics row has a signal under 25), found once for the whole query (uncorrelated), so
-    counting them does not look up every modem's latest rows."""
-    candidates = Q(pk__in=NetDeviceHealth.objects.filter(
-        deleted_at__isnull=True, cellular_health_category__iexact="poor", net_device__isnull=False,
-    ).values("net_device_id")) | Q(pk__in=NetDeviceMetrics.objects.filter(
-        deleted_at__isnull=True, signal_strength__lt=25, net_device__isnull=False,
-    ).values("net_device_id"))
-    return with_band(live_modems().filter(candidates)).filter(band="poor")
+    counting them does not look up every modem's latest rows. `tenant_ids` narrows the candidates too."""
+    health = NetDeviceHealth.objects.filter(
+        deleted_at__isnull=True, cellular_health_category__iexact="poor", net_device__isnull=False)
+    metrics = NetDeviceMetrics.objects.filter(deleted_at__isnull=True, signal_strength__lt=25, net_device__isnull=False)
+    modems = live_modems()
+    if tenant_ids is not None:
+        health, metrics, modems = (qs.filter(tenant_id__in=tenant_ids) for qs in (health, metrics, modems))
+    candidates = Q(pk__in=health.values("net_device_id")) | Q(pk__in=metrics.values("net_device_id"))
+    return with_band(modems.filter(candidates)).filter(band="poor")
 
 
-def annotate_tenant_figures(tenants: QuerySet) -> QuerySet:
-    """Per tenant: routers total/online/offline, `alerts_open` (open alerts, `open_alert_q`) and `modems_poor`
-    (modems whose band is "poor": the cellular page's "Modems in poor health")."""
+TENANT_FIGURES = ("routers_total", "routers_online", "routers_offline", "alerts_open", "modems_poor")
+
+
+def live_tenant_figures(tenants: QuerySet, tenant_ids=None) -> QuerySet:
+    """Per tenant, counted now: routers total/online/offline, `alerts_open` (open alerts, `open_alert_q`) and
+    `modems_poor` (modems whose band is "poor": the cellular page's "Modems in poor health"). The definitions
+    behind the stored `TenantFigures` (`ncm_sync.services.figures`); pages read `annotate_tenant_figures`."""
     live = Router.objects.filter(deleted_at__isnull=True)
     return tenants.annotate(
         routers_total=_per_tenant(live),
         routers_online=_per_tenant(live.filter(state="online")),
         routers_offline=_per_tenant(live.filter(state="offline")),
         alerts_open=_per_tenant(Alert.objects.filter(open_alert_q())),
-        modems_poor=_per_tenant(_poor_modems()),
+        modems_poor=_per_tenant(_poor_modems(tenant_ids)),
     )
+
+
+def annotate_tenant_figures(tenants: QuerySet) -> QuerySet:
+    """Per tenant the MSP overview's figures (`TENANT_FIGURES`), read from its stored `TenantFigures` row (one join,
+    whatever the fleet's size); a tenant with no row yet is counted live (SQL's COALESCE evaluates the count only
+    then)."""
+    live = live_tenant_figures(Tenant.objects.filter(pk=OuterRef("pk")))
+    return tenants.annotate(**{
+        name: Coalesce(F(f"fleet_figures__{name}"), Subquery(live.values(name)[:1], output_field=IntegerField()), 0)
+        for name in TENANT_FIGURES
+    })
 
 
 def overview_totals(tenants: QuerySet) -> dict[str, int]:

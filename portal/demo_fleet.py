@@ -12,3 +12,13 @@ SIM_KEYS = {"cp_api_id": "demo-cp-id", "cp_api_key": "demo-cp-key", "ecm_api_id"
 
 def sim_port(index: int) -> int:
     return int(os.environ.get("DEMO_SIM_BASE_PORT", "8765")) + index
+
+
+# The IgniteNet ecCloud simulator: the first demo tenant (the bakery) runs both vendors, its routers at the WAN
+# edge and ecCloud access points behind them. (tenant slug, sites, devices per site, seed)
+ECCLOUD_DEMO = ("bakery", 4, 3, 1)
+ECCLOUD_DEMO_KEY = "demo-eccloud-key"
+
+
+def eccloud_port() -> int:
+    return int(os.environ.get("DEMO_ECCLOUD_PORT", "8760"))

@@ -9,6 +9,10 @@ os.environ.setdefault("PORTAL_ENCRYPTION_KEYS", "k6Xh2JZ2a3l5gXg0Qm7h0kE9mX8rYl1
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 50)
 os.environ.setdefault("NCM_ALLOWED_BASE_URLS", "https://www.cradlepointecm.com/api/v2,http://127.0.0.1:,http://localhost:")
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
+os.environ.setdefault("ECCLOUD_ALLOWED_BASE_URLS", "https://cloud.ignitenet.com/pub/v1,http://127.0.0.1:,http://localhost:")
+os.environ.setdefault("ECCLOUD_RETRY_SECONDS", "0.05")
+os.environ.setdefault("ECCLOUD_TASK_POLL_SECONDS", "0.1")
+os.environ.setdefault("ECCLOUD_TASK_TIMEOUT_SECONDS", "10")
 
 # Tests use their own Redis db (15 down, one per xdist worker) so they never touch a developer's data and
 # parallel workers never flush each other's locks or queues.

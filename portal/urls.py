@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 import accounts.api.urls  # noqa: F401  (registers viewsets on the router)
 import ncm_sync.api.urls  # noqa: F401
+import devices.api.urls  # noqa: F401
 import jobs.api.urls  # noqa: F401
 import webhooks.api.urls  # noqa: F401
 import history.api.urls

@@ -27,6 +27,7 @@ def demo_env() -> dict[str, str]:
     env.setdefault("DJANGO_DEBUG", "1")
     env.setdefault("PORTAL_ENCRYPTION_KEYS", key_file.read_text().strip())
     env.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
+    env.setdefault("ECCLOUD_RETRY_SECONDS", "5")  # the demo's ecCloud simulator may still be starting
     env.setdefault("PORT", "8000")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -47,7 +48,7 @@ def main() -> None:
     first_sync = subprocess.run([PY, "manage.py", "sync_tenant", "--all"], cwd=ROOT, env=env, capture_output=True, text=True)
 
     sys.path.insert(0, str(ROOT))
-    from portal.demo_fleet import DEMO_TENANTS, sim_port
+    from portal.demo_fleet import DEMO_TENANTS, ECCLOUD_DEMO, ECCLOUD_DEMO_KEY, eccloud_port, sim_port
 
     sim_keys = ("X_CP_API_ID=demo-cp-id X_CP_API_KEY=demo-cp-key X_ECM_API_ID=demo-ecm-id X_ECM_API_KEY=demo-ecm-key "
                 "NCM_API_TOKEN=demo-v3-token")
@@ -61,6 +62,9 @@ def main() -> None:
     for index, (_name, slug, _tz, routers, seed_value) in enumerate(DEMO_TENANTS):
         lines.append(f"sim-{slug}: env {sim_keys} {PY} -m ncm_sim --host 127.0.0.1 --port {sim_port(index)} "
                      f"--routers {routers} --seed {seed_value}")
+    _slug, sites, per_site, ec_seed = ECCLOUD_DEMO
+    lines.append(f"eccloud-sim: env ECCLOUD_API_KEY={ECCLOUD_DEMO_KEY} {PY} -m eccloud_sim --host 127.0.0.1 "
+                 f"--port {eccloud_port()} --sites {sites} --devices-per-site {per_site} --seed {ec_seed}")
     procfile = VAR / "Procfile.demo"
     procfile.write_text("\n".join(lines) + "\n")
 

@@ -50,8 +50,12 @@ def mirror_row(model, tenant, ncm_id=None, *, data: dict | None = None, **fields
 
 
 def mirror_rows(model, tenant, count: int, *, data: dict | None = None, **fields) -> list:
-    """`count` mirrored rows in one INSERT."""
-    return model.objects.bulk_create([_row(model, tenant, None, data, fields) for _ in range(count)])
+    """`count` mirrored rows in one INSERT (the overview's stored figures refreshed after it, as a sync does)."""
+    from ncm_sync.services.figures import refresh_tenant_figures
+
+    rows = model.objects.bulk_create([_row(model, tenant, None, data, fields) for _ in range(count)])
+    refresh_tenant_figures([tenant.pk])
+    return rows
 
 
 def mirrored(model, **columns):

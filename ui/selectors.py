@@ -28,8 +28,17 @@ def _stale(last_synced_at, interval_minutes, now) -> bool:
 
 
 def overview_tenants(user):
-    """Tenants in scope with the figures the MSP overview shows (`ncm_sync.selectors.annotate_tenant_figures`)."""
-    return annotate_tenant_figures(Tenant.objects.for_user(user, Action.VIEW).select_related("organization"))
+    """Tenants in scope with the figures the MSP overview shows (`ncm_sync.selectors.annotate_tenant_figures`),
+    plus their ecCloud devices (`eccloud_devices`, a subquery: no extra query)."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from devices.models import Device
+
+    eccloud = (Device.objects.filter(tenant=OuterRef("pk"), provider="eccloud", deleted_at__isnull=True).order_by()
+               .values("tenant").annotate(n=Count("id")).values("n"))
+    return annotate_tenant_figures(Tenant.objects.for_user(user, Action.VIEW).select_related("organization")).annotate(
+        eccloud_devices=Coalesce(Subquery(eccloud, output_field=IntegerField()), 0))
 
 
 def stale_q(now=None) -> Q:

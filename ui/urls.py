@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, include, path, re_path
 
-from ui.views import account, admin, credentials, jobs, maintenance, overview, reports, tenant, users, webhooks
+from ui.views import account, admin, credentials, devices, jobs, maintenance, overview, reports, tenant, users, webhooks
 from ui.views.errors import not_found_view, portal_errors
 
 auth_patterns = [
@@ -23,6 +23,10 @@ page_patterns = [
     path("account/2fa/disable/", account.two_factor_disable, name="2fa-disable"),
     path("t/<int:tenant_id>/", tenant.tenant_dashboard, name="tenant-dashboard"),
     path("t/<int:tenant_id>/cellular/", tenant.cellular, name="cellular"),
+    path("t/<int:tenant_id>/devices/", devices.devices, name="devices"),
+    path("t/<int:tenant_id>/devices/push/", devices.device_push, name="device-push"),
+    path("t/<int:tenant_id>/credentials/eccloud/", devices.eccloud_credential, name="eccloud-credential"),
+    path("t/<int:tenant_id>/devices/<int:device_id>/", devices.device_detail, name="device-detail"),
     path("t/<int:tenant_id>/routers/<int:router_id>/", tenant.router_detail, name="router-detail"),
     path("t/<int:tenant_id>/alerts/", tenant.alerts, name="alerts"),
     path("t/<int:tenant_id>/alerts/acknowledge/", tenant.alerts_acknowledge_view, name="alerts-acknowledge"),

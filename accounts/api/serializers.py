@@ -96,13 +96,16 @@ class CredentialSerializer(ScopedModelSerializer):
     provider = serializers.ChoiceField(choices=Provider.choices, default=Provider.NCM)
     base_url = serializers.CharField(
         required=False, max_length=300,
-        help_text=f"NCM API v2 root as the SDK takes it; default {settings.NCM_DEFAULT_BASE_URL}",
+        help_text=f"NCM API v2 root as the SDK takes it (default {settings.NCM_DEFAULT_BASE_URL}); "
+                  f"ecCloud: default {settings.ECCLOUD_DEFAULT_BASE_URL}",
     )
     cp_api_id = serializers.CharField(write_only=True, required=False, max_length=200)
     cp_api_key = serializers.CharField(write_only=True, required=False, max_length=200)
     ecm_api_id = serializers.CharField(write_only=True, required=False, max_length=200)
     ecm_api_key = serializers.CharField(write_only=True, required=False, max_length=200)
     api_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=2000)
+    api_key = serializers.CharField(write_only=True, required=False, max_length=2000,
+                                    help_text="ecCloud: the cloud's API key (x-api-key); write-only.")
     hints = serializers.JSONField(source="secret_hints", read_only=True)
 
     class Meta:

@@ -13,7 +13,7 @@ class JobItemSerializer(ScopedModelSerializer):
 
     class Meta:
         model = JobItem
-        fields = ["id", "job", "tenant", "router", "group", "status", "error", "result", "summary", "ncm_ref",
+        fields = ["id", "job", "tenant", "router", "group", "device", "status", "error", "result", "summary", "ncm_ref",
                   "dispatched_at", "finished_at"]
         read_only_fields = fields
 
@@ -28,6 +28,11 @@ class JobRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=JobKind.choices)
     routers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
     groups = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
+    devices = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000,
+        help_text="Ids from /api/v1/devices/ (any provider). config_push to ecCloud devices: parameters "
+                  '{"changes": {key: "value" or null}}.',
+    )
     parameters = serializers.JSONField(required=False, default=dict)
     scheduled_for = serializers.DateTimeField(
         required=False, allow_null=True, default_timezone=None,
@@ -53,10 +58,12 @@ class JobSerializer(ScopedModelSerializer):
     log = JobLogEntrySerializer(many=True, read_only=True)
     routers = serializers.ListField(source="target_router_ids", read_only=True)
     groups = serializers.ListField(source="target_group_ids", read_only=True)
+    devices = serializers.ListField(source="target_device_ids", read_only=True,
+                                    help_text="Devices of providers other than NCM (NCM devices are listed as routers).")
 
     class Meta:
         model = Job
-        fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "counts", "scheduled_for",
+        fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "devices", "counts", "scheduled_for",
                   "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of", "items", "log"]
         read_only_fields = fields
 

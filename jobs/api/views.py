@@ -44,7 +44,7 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         return services.job_create(
             user=self.request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
             group_ids=data["groups"], parameters=data["parameters"], scheduled_for=data.get("scheduled_for"),
-            wait_for_window=data["wait_for_window"],
+            wait_for_window=data["wait_for_window"], device_ids=data.get("devices") or None,
         )
 
     @extend_schema(request=serializers.JobRequestSerializer, responses={201: serializers.JobSerializer})
@@ -64,7 +64,7 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         data = serializer.validated_data
         return Response(job_preview(
             user=request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
-            group_ids=data["groups"], parameters=data["parameters"],
+            group_ids=data["groups"], parameters=data["parameters"], device_ids=data.get("devices") or None,
         ))
 
     @extend_schema(request=None, responses={200: serializers.JobSerializer})

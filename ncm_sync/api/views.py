@@ -16,6 +16,7 @@ from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, 
 from ncm_sync.services import request_sync
 from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
 from portal.api.export import ETagMixin, ExportableListMixin
+from portal.api.filters import search_text
 from portal.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 
 
@@ -56,6 +57,7 @@ class RouterViewSet(ExportableListMixin, MirrorViewSet):
     serializer_class = serializers.RouterSerializer
     filterset_class = filtersets.RouterFilterSet
     search_fields = ["name", "serial_number", "mac", "ipv4_address"]
+    search_expression = search_text(*search_fields)  # one trigram index serves it (migration 0009)
     ordering_fields = ["id", "name", "state", "product", "firmware", "serial_number", "state_updated_at", "last_seen_at"]
 
     @extend_schema(responses={200: serializers.RouterConfigurationSerializer})
@@ -79,6 +81,7 @@ class NetDeviceViewSet(ExportableListMixin, MirrorViewSet):
     serializer_class = serializers.NetDeviceSerializer
     filterset_class = filtersets.NetDeviceFilterSet
     search_fields = ["name", "serial", "mac", "iccid", "imei", "carrier"]
+    search_expression = search_text(*search_fields)
     ordering_fields = ["id", "name", "carrier", "connection_state", "health_score", "last_seen_at"]
 
     def scoped_queryset(self, queryset):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.audit import record_change
 from accounts.models import AuditAction
 from ncm_sync.models import Alert
+from ncm_sync.services.figures import refresh_tenant_figures
 
 __all__ = ["alert_acknowledge", "alert_unacknowledge", "alerts_acknowledge", "BULK_ACKNOWLEDGE_LIMIT"]
 
@@ -31,6 +32,7 @@ def alert_acknowledge(*, alert: Alert, user, source: str | None = None) -> Alert
             alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
             if changed:
                 _audit(user, alert, "acknowledge", source)
+                refresh_tenant_figures([alert.tenant_id])
     return alert
 
 
@@ -43,6 +45,7 @@ def alert_unacknowledge(*, alert: Alert, user=None, source: str | None = None) -
         alert.acknowledged_at, alert.acknowledged_by = None, None
         if changed:
             _audit(user, alert, "unacknowledge", source)
+            refresh_tenant_figures([alert.tenant_id])
     return alert
 
 
@@ -56,6 +59,9 @@ def alerts_acknowledge(*, queryset, user, source: str) -> int:
         done = Alert.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
             acknowledged_at=now, acknowledged_by=user if getattr(user, "pk", None) else None
         )
+        tenant_ids = set()
         for alert in Alert.objects.filter(pk__in=ids, acknowledged_at=now).select_related("tenant"):
             _audit(user, alert, "acknowledge", source)
+            tenant_ids.add(alert.tenant_id)
+        refresh_tenant_figures(tenant_ids)
     return done

@@ -39,6 +39,7 @@ from ncm_sync.client import (
 from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
+from ncm_sync.services.figures import refresh_tenant_figures
 from portal.heartbeat import Heartbeat
 from portal.logcontext import log_context
 from portal.retention import delete_in_batches, retention_cutoff
@@ -51,6 +52,32 @@ __all__ = [
 ]
 
 ACTIVE = (SyncRunStatus.QUEUED, SyncRunStatus.RUNNING)
+
+
+class ProviderSyncError(Exception):
+    """A provider registered below failed its part of a tenant's sync; `message` says why in words."""
+
+    def __init__(self, message: str, *, figures: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.figures = figures or {}
+
+
+# Other vendors' syncs (announced upward: the `devices` app registers ecCloud in its AppConfig.ready, since this
+# app may not import it). provider -> fn(tenant_id=, credential=) -> {resource: figures dict}; raises
+# ProviderSyncError. AFTER_SYNC callbacks fn(tenant_id=) run after a run's mirrors are written (the vendor-neutral
+# device list projects NCM routers there); they never fail the run.
+PROVIDER_SYNCS: dict = {}
+AFTER_SYNC: list = []
+
+
+def register_provider_sync(provider: str, fn) -> None:
+    PROVIDER_SYNCS[provider] = fn
+
+
+def register_after_sync(fn) -> None:
+    if fn not in AFTER_SYNC:
+        AFTER_SYNC.append(fn)
 
 
 def lock_ttl() -> int:
@@ -202,6 +229,8 @@ def _failure_message(exc: BaseException) -> str:
         return "NCM kept answering 429 (rate limited) after every retry; the next sync will try again. " + exc.message
     if isinstance(exc, NcmUnavailable):
         return "NCM is unavailable after every retry; the next sync will try again. " + exc.message
+    if isinstance(exc, ProviderSyncError):
+        return exc.message
     if isinstance(exc, RateBudgetTimeout):
         return f"The credential's NCM call budget stayed exhausted: {exc}"
     if isinstance(exc, NcmError):
@@ -254,22 +283,34 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     tenant_id = run.tenant_id
     own_client = client is None
     engine = None
+    others: dict = {}
+    states_before = None
     try:
-        if client is None:
-            credential = Credential.objects.filter(tenant_id=tenant_id, provider=Provider.NCM).first()
-            if credential is None:
-                raise NcmError("This tenant has no NCM credential; add one before syncing.")
-            client = client_for_credential(credential)
-        states_before = router_states(tenant_id)
-        engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers)
-        stats = engine.run()
+        credentials = {c.provider: c for c in Credential.objects.filter(tenant_id=tenant_id)}
+        if client is None and Provider.NCM in credentials:
+            client = client_for_credential(credentials[Provider.NCM])
+        if client is None and not any(p in PROVIDER_SYNCS for p in credentials):
+            raise NcmError("This tenant has no NCM credential; add one before syncing.")
+        stats = {}
+        if client is not None:
+            states_before = router_states(tenant_id)
+            engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers)
+            stats = engine.run()
+        for provider, credential in sorted(credentials.items()):
+            if provider != Provider.NCM and provider in PROVIDER_SYNCS:
+                try:
+                    others.update(PROVIDER_SYNCS[provider](tenant_id=tenant_id, credential=credential))
+                except ProviderSyncError as exc:
+                    others.update(exc.figures)
+                    raise
     except BaseException as exc:  # noqa: BLE001 - recorded on the run; Celery's own exits re-raised
-        if not isinstance(exc, NcmError | RateBudgetTimeout):
+        if not isinstance(exc, NcmError | RateBudgetTimeout | ProviderSyncError):
             logger.exception("sync of tenant %s failed", tenant_id)
         else:
             logger.warning("sync of tenant %s failed: %s", tenant_id, exc)
         message = _failure_message(exc)
         partial = {name: s.as_dict() for name, s in (engine.stats.items() if engine else [])}
+        partial.update(others)
         _finish(run, SyncRunStatus.FAILED, error=message, fields={
             "api_calls": getattr(client, "calls", 0), "resources": partial, **_totals(partial, deleted=False),
         })
@@ -281,14 +322,36 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     finally:
         if own_client and client is not None:
             client.close()
+        if engine is not None:  # a failed run may have written pages before it failed
+            _refresh_figures(tenant_id)
     figures = {name: s.as_dict() for name, s in stats.items()}
-    _finish(run, SyncRunStatus.SUCCEEDED, fields={"api_calls": client.calls, "resources": figures, **_totals(figures)})
-    _announce_new_alerts(tenant_id, engine, figures)
-    announce_router_transitions(tenant_id, states_before)
+    figures.update(others)
+    _run_after_sync(tenant_id)
+    _finish(run, SyncRunStatus.SUCCEEDED, fields={
+        "api_calls": getattr(client, "calls", 0) + sum(f.get("api_calls", 0) for f in others.values()),
+        "resources": figures, **_totals(figures)})
+    if engine is not None:
+        _announce_new_alerts(tenant_id, engine, figures)
+        announce_router_transitions(tenant_id, states_before)
     Tenant.objects.filter(pk=tenant_id).update(
         sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
     )
     return run
+
+
+def _run_after_sync(tenant_id: int) -> None:
+    for fn in AFTER_SYNC:
+        try:
+            fn(tenant_id=tenant_id)
+        except Exception:  # noqa: BLE001 - the mirror itself is written; never fail the run for a projection
+            logger.exception("after-sync step %s of tenant %s failed", getattr(fn, "__name__", fn), tenant_id)
+
+
+def _refresh_figures(tenant_id: int) -> None:
+    try:
+        refresh_tenant_figures([tenant_id])
+    except Exception:  # noqa: BLE001 - the overview's figures lag until the next run; never fail a sync for them
+        logger.exception("figures of tenant %s not refreshed", tenant_id)
 
 
 def _announce_new_alerts(tenant_id: int, engine: TenantSync, figures: dict) -> None:
@@ -369,7 +432,7 @@ def dispatch_due_syncs(*, now=None, limit: int = 500) -> list[int]:
     except Exception:  # noqa: BLE001 - never let the sweep stop the schedule
         logger.exception("reaping dead sync runs failed")
     now = now or timezone.now()
-    with_credential = Credential.objects.filter(provider=Provider.NCM).values("tenant_id")
+    with_credential = Credential.objects.filter(provider__in=[Provider.NCM, *PROVIDER_SYNCS]).values("tenant_id")
     with transaction.atomic():
         # Longest overdue first, never-scheduled tenants before all (PostgreSQL sorts NULLs last otherwise).
         due = list(

@@ -31,3 +31,47 @@ def test_router_and_net_device_searches_use_trigram_indexes():
     plan = _plan(NetDevice.objects.filter(Q(imei__icontains="3512") | Q(iccid__icontains="3512") | Q(carrier__icontains="3512")).order_by())
     for column in ("imei", "iccid", "carrier"):
         assert f"netdevice_{column}_trgm" in plan, plan
+
+
+@pytest.mark.parametrize("view_name", ["RouterViewSet", "NetDeviceViewSet"])
+def test_api_search_filters_on_one_expression_its_index_serves(view_name):
+    """The API's `?search=` filters on the view's `search_expression` (every searched column in one upper-cased
+    text), one LIKE per term, which the expression index of migration 0009 serves."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from ncm_sync.api import views
+    from portal.api.filters import SearchFilter
+
+    view = getattr(views, view_name)()
+    request = Request(APIRequestFactory().get("/", {"search": "Store-12 wa0"}))
+    queryset = SearchFilter().filter_queryset(request, view.queryset.model.objects.all(), view)
+    sql = str(queryset.query)
+    assert sql.count("LIKE") == 2 and "%STORE-12%" in sql and "%WA0%" in sql
+    assert f"{view.queryset.model._meta.model_name}_search_trgm" in _plan(queryset.order_by())
+
+
+@pytest.mark.django_db
+def test_api_search_finds_a_term_in_any_searched_column_never_across_two(client_for):
+    from tests.factories import make_org, make_tenant, make_user
+    from tests.fleet import mirror_row
+
+    org = make_org()
+    tenant = make_tenant(org)
+    mirror_row(Router, tenant, name="Store 12", serial_number="WA1234", mac="00:30:44:aa:bb:cc", ipv4_address="10.0.0.1")
+    mirror_row(Router, tenant, name="Depot", serial_number="MM999", mac="00:30:44:00:00:01", ipv4_address="10.9.9.9")
+    client = client_for(make_user(org=org))
+
+    def names(term):
+        response = client.get("/api/v1/routers/", {"search": term})
+        assert response.status_code == 200
+        return sorted(r["name"] for r in response.json()["results"])
+
+    assert names("store") == ["Store 12"]
+    assert names("wa12") == ["Store 12"]  # serial, any case
+    assert names("AA:BB") == ["Store 12"]  # MAC
+    assert names("10.9.9") == ["Depot"]
+    assert names("store wa1234") == ["Store 12"]  # every term, each in some column
+    assert names("store mm999") == []
+    assert names("12WA") == []  # never across two columns ("Store 12" + "WA1234")
+    assert names("10%1") == [] and names("_") == []  # LIKE's wildcards are plain characters

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import Role
+from devices.services.sync import project_ncm_routers
 from jobs.models import Job, JobItem
 from ncm_sync.models import Router, SyncRun
 from tests.factories import make_credential, make_org, make_tenant, make_user
@@ -17,10 +18,10 @@ from tests.ui.test_pages import login
 pytestmark = pytest.mark.django_db
 
 PAGES = ["/", "/?offline=1", "/?q=zz", "/?stale=1", "/t/{t}/", "/t/{t}/cellular/", "/t/{t}/alerts/", "/t/{t}/jobs/",
-         "/t/{t}/sync/", "/t/{t}/routers/{r}/"]
+         "/t/{t}/sync/", "/t/{t}/routers/{r}/", "/?vendor=eccloud", "/t/{t}/devices/", "/t/{t}/devices/?vendor=ncm"]
 API = ["/api/v1/jobs/", "/api/v1/job-items/", "/api/v1/tenants/", "/api/v1/sync-runs/", "/api/v1/alerts/counts/",
        "/api/v1/routers/?state=offline", "/api/v1/routers/?search=alpha", "/api/v1/net-devices/?search=mdm",
-       "/api/v1/alerts/?tenant={t}", "/api/v1/webhook-deliveries/"]
+       "/api/v1/alerts/?tenant={t}", "/api/v1/webhook-deliveries/", "/api/v1/devices/", "/api/v1/sites/"]
 
 
 def _add_tenants(org, count: int, prefix: str):
@@ -32,6 +33,7 @@ def _add_tenants(org, count: int, prefix: str):
         make_credential(tenant)
         routers = make_fleet(tenant, prefix=f"{prefix}{i}", base=10_000 * (len(tenants) + 1) + i * 100)
         mirror_rows(Router, tenant, 6, name=f"{prefix}{i}-bulk", state="offline")
+        project_ncm_routers(tenant_id=tenant.pk)  # every vendor's devices (devices app)
         job = Job.objects.create(tenant=tenant, kind="reboot", status="running", counts={"total": len(routers)})
         JobItem.objects.bulk_create([JobItem(job=job, tenant=tenant, router=r, status="succeeded") for r in routers])
         SyncRun.objects.create(tenant=tenant, status="succeeded", started_at=timezone.now(), finished_at=timezone.now())

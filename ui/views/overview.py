@@ -44,6 +44,10 @@ def _num(attr, css_bad=False):
     return render
 
 
+def _vendors(t) -> str:
+    return " + ".join(name for name, n in (("Cradlepoint", t.routers_total), ("IgniteNet", t.eccloud_devices)) if n)
+
+
 @login_required
 def overview(request):
     customer = is_customer(request.user)
@@ -59,12 +63,19 @@ def overview(request):
         "offline": lambda q, v: q.filter(routers_offline__gt=0) if v == "1" else q,
         "alerting": lambda q, v: q.filter(alerts_open__gt=0) if v == "1" else q,
         "poor": lambda q, v: q.filter(modems_poor__gt=0) if v == "1" else q,
+        # Tenants holding that vendor's devices (`?vendor=ncm` / `?vendor=eccloud`).
+        "vendor": lambda q, v: (q.filter(eccloud_devices__gt=0) if v == "eccloud"
+                                else q.filter(routers_total__gt=0) if v == "ncm" else q),
     }
     columns = [
         Column("name", "Tenant", value="name", order_by="name", render=_tenant_link, css="nowrap"),
         *([] if customer else [
             Column("organization", "Organization", value="organization.name", order_by="organization__name", priority=2)]),
         Column("routers", "Routers", value="routers_total", order_by="routers_total", css="num", clickable=False),
+        Column("vendors", "Vendors", value=_vendors, clickable=False,
+               render=lambda t: format_html('<span data-vendors="{}">{}</span>', _vendors(t), _vendors(t) or "—")),
+        Column("eccloud", "IgniteNet devices", value="eccloud_devices", order_by="eccloud_devices", css="num",
+               clickable=False, priority=2),
         Column("online", "Routers online", value="routers_online", order_by="routers_online", css="num", clickable=False),
         Column("offline", "Routers offline", value="routers_offline", order_by="routers_offline", css="num",
                render=_num("routers_offline", True), clickable=False),

@@ -108,6 +108,14 @@ def tenant_dashboard(request, tenant_id):
                  "open-alerts"), "page": True,
          "hint": "Problems nobody has acknowledged (events such as a router coming online are not open alerts)"},
     ]
+    # The tenant's other vendor (devices app): its access points are one click away, on "All devices".
+    from devices.selectors import devices_for
+
+    eccloud = devices_for(request.user, tenant).filter(provider="eccloud").count()
+    if eccloud:
+        cards.append({**_card("IgniteNet devices", eccloud, reverse("ui:devices", args=[tenant.pk]) + "?vendor=eccloud",
+                              False, "info", "eccloud-devices"), "page": True,
+                      "hint": "ecCloud access points of this tenant, beside its routers on “All devices”"})
     last_run = SyncRun.objects.for_user(request.user).filter(tenant=tenant).first()
     return render(request, "ui/tenant/dashboard.html", tenant_context(
         request, tenant, table=table, cards=cards, noun="routers", last_run=last_run,

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Credential, Membership, Organization, Tenant, User
 from accounts.services import credential_save
-from portal.demo_fleet import DEMO_TENANTS, SIM_KEYS, sim_port
+from portal.demo_fleet import DEMO_TENANTS, ECCLOUD_DEMO, ECCLOUD_DEMO_KEY, SIM_KEYS, eccloud_port, sim_port
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "portal-demo-2026")
 
@@ -36,6 +36,10 @@ class Command(BaseCommand):
             existing = Credential.objects.filter(tenant=tenant, provider="ncm").first()
             credential_save(tenant=tenant, provider="ncm", base_url=base_url, secrets_in=SIM_KEYS, credential=existing)
             tenants.append(tenant)
+            if slug == ECCLOUD_DEMO[0]:  # this tenant also has IgniteNet access points (the bundled eccloud_sim)
+                existing = Credential.objects.filter(tenant=tenant, provider="eccloud").first()
+                credential_save(tenant=tenant, provider="eccloud", base_url=f"http://127.0.0.1:{eccloud_port()}/pub/v1",
+                                secrets_in={"api_key": ECCLOUD_DEMO_KEY}, credential=existing)
 
         logins = [
             ("operator", None, None, "operator", "platform"),

@@ -12,12 +12,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("tenant_ids", nargs="*", type=int)
-        parser.add_argument("--all", action="store_true", help="Every tenant with an NCM credential.")
+        parser.add_argument("--all", action="store_true", help="Every tenant with a credential (NCM or ecCloud).")
         parser.add_argument("--wait", action="store_true", help="Run here and wait for the result.")
 
     def handle(self, *args, tenant_ids, all, wait, **options):
         if all:
-            tenant_ids = list(Credential.objects.filter(provider="ncm").values_list("tenant_id", flat=True))
+            tenant_ids = sorted(set(Credential.objects.values_list("tenant_id", flat=True)))
         if not tenant_ids:
             raise CommandError("Name tenant ids or pass --all.")
         failed = False

@@ -1,0 +1,1 @@
+"""Writes of the devices app: the mirror (sync), configuration pushes (config)."""

@@ -1,0 +1,194 @@
+"""Writing the vendor-neutral mirror: the ecCloud sync of one credential, and the projection of NCM routers.
+
+Both are exact like the NCM sync: a row is written only when its content changed (hash), rows a complete
+listing no longer returns are tombstoned, and a failed listing (maintenance, 429, a bad key) deletes nothing.
+They run inside the per-tenant sync (ncm_sync.services.runs), under its lock and on its schedule: this app
+registers them there in `DevicesConfig.ready`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from devices.eccloud import (
+    EcCloudAuthError,
+    EcCloudError,
+    EcCloudForbidden,
+    EcCloudRateLimited,
+    EcCloudUnavailable,
+    client_for_credential,
+)
+from devices.models import Device, DeviceProvider, Site
+from ncm_sync.models import Router
+from ncm_sync.ratebudget import RateBudgetTimeout
+from ncm_sync.services.runs import ProviderSyncError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["sync_eccloud_credential", "sync_eccloud", "project_ncm_routers", "eccloud_status", "Figures"]
+
+ECCLOUD_STATUS = {"STATUS_ONLINE": "online", "STATUS_OFFLINE": "offline"}
+
+
+@dataclass
+class Figures:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    api_calls: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _hash(obj) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def eccloud_status(status_id) -> str:
+    if not status_id:
+        return "unknown"
+    return ECCLOUD_STATUS.get(status_id) or str(status_id).removeprefix("STATUS_").lower()[:20]
+
+
+def _dt(value):
+    try:
+        return parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _upsert(model, *, tenant_id: int, provider: str, rows: dict[str, dict], now, figures: Figures,
+            tombstone: bool = True) -> dict[str, int]:
+    """Write `rows` ({remote_id: column values incl. content_hash}); returns remote_id -> pk of live rows."""
+    existing = {rid: (pk, digest, deleted) for pk, rid, digest, deleted in model.objects.filter(
+        tenant_id=tenant_id, provider=provider).values_list("pk", "remote_id", "content_hash", "deleted_at")}
+    create, update = [], []
+    fields: list[str] = []
+    for rid, values in rows.items():
+        figures.fetched += 1
+        if rid not in existing:
+            create.append(model(tenant_id=tenant_id, provider=provider, remote_id=rid, first_seen_at=now,
+                                last_seen_at=now, **values))
+            continue
+        pk, digest, deleted = existing[rid]
+        if digest == values["content_hash"] and deleted is None:
+            figures.unchanged += 1
+            continue
+        fields = list(values)
+        update.append(model(pk=pk, tenant_id=tenant_id, last_seen_at=now, deleted_at=None, **values))
+    with transaction.atomic():
+        if create:
+            model.objects.bulk_create(create, batch_size=500)
+            figures.created += len(create)
+        if update:
+            model.objects.bulk_update(update, [*fields, "last_seen_at", "deleted_at"], batch_size=500)
+            figures.updated += len(update)
+        if tombstone:
+            gone = [pk for rid, (pk, _d, deleted) in existing.items() if rid not in rows and deleted is None]
+            if gone:
+                figures.deleted += model.objects.filter(pk__in=gone).update(deleted_at=now)
+    return dict(model.objects.filter(tenant_id=tenant_id, provider=provider, deleted_at__isnull=True)
+                .values_list("remote_id", "pk"))
+
+
+def sync_eccloud(*, tenant_id: int, client) -> dict[str, dict]:
+    """List every site and each site's devices (complete listings), then write sites and devices."""
+    now = timezone.now()
+    sites_fig, devices_fig = Figures(), Figures()
+    sites = client.sites()
+    listed: dict[str, list[dict]] = {}
+    for site in sites:
+        sid = str(site.get("id") or "")
+        if sid:
+            listed[sid] = client.site_devices(sid)
+    # Every listing completed: only now may anything be tombstoned.
+    site_rows = {str(s["id"]): {"name": str(s.get("name") or "")[:200], "data": s, "content_hash": _hash(s)}
+                 for s in sites if s.get("id")}
+    site_pks = _upsert(Site, tenant_id=tenant_id, provider=DeviceProvider.ECCLOUD, rows=site_rows, now=now,
+                       figures=sites_fig)
+    device_rows = {}
+    for sid, devices in listed.items():
+        for dev in devices:
+            rid = str(dev.get("id") or "")
+            if not rid:
+                continue
+            site_id = str(dev.get("site_id") or sid)
+            device_rows[rid] = {
+                "name": str(dev.get("name") or "")[:200], "serial": str(dev.get("sn") or "")[:64],
+                "mac": str(dev.get("mac") or "").lower()[:32], "status": eccloud_status(dev.get("status_id")),
+                "last_contact": _dt(dev.get("last_contact")), "site_remote_id": site_id,
+                "site_id": site_pks.get(site_id), "vendor": dev, "config_suspended": bool(dev.get("suspend_config")),
+                "content_hash": _hash([dev, site_pks.get(site_id)]),
+            }
+    _upsert(Device, tenant_id=tenant_id, provider=DeviceProvider.ECCLOUD, rows=device_rows, now=now,
+            figures=devices_fig)
+    devices_fig.api_calls = getattr(client, "calls", 0)
+    return {"eccloud_sites": sites_fig.as_dict(), "eccloud_devices": devices_fig.as_dict()}
+
+
+def _failure(exc: BaseException, base_url: str) -> str:
+    if isinstance(exc, EcCloudUnavailable) and exc.maintenance:
+        return ("ecCloud is under maintenance (it answered 503 after every retry; weekly maintenance is on "
+                "Wednesdays): the ecCloud sync stopped and deleted nothing; the next sync will try again.")
+    if isinstance(exc, EcCloudAuthError):
+        return "ecCloud rejected the tenant's API key (401): check the ecCloud credential. Nothing was changed in the mirror."
+    if isinstance(exc, EcCloudForbidden):
+        return f"ecCloud refused the listing (403): {exc.message}. Nothing was changed in the mirror."
+    if isinstance(exc, EcCloudRateLimited):
+        return "ecCloud kept answering 429 (200 requests per 10 s per address) after every retry; nothing was deleted."
+    if isinstance(exc, EcCloudUnavailable):
+        return f"ecCloud is unavailable after every retry ({exc.message}); nothing was deleted."
+    if isinstance(exc, RateBudgetTimeout):
+        return f"The ecCloud call budget of {base_url} stayed exhausted: {exc}"
+    if isinstance(exc, EcCloudError):
+        return f"ecCloud error: {exc.message}"
+    return f"Internal error during the ecCloud sync ({type(exc).__name__}); see the worker log."
+
+
+def sync_eccloud_credential(*, tenant_id: int, credential) -> dict[str, dict]:
+    """The per-tenant sync's ecCloud part (registered in ncm_sync.services.runs). Raises ProviderSyncError."""
+    client = None
+    try:
+        client = client_for_credential(credential, max_retries=settings.ECCLOUD_SYNC_MAX_RETRIES)
+        return sync_eccloud(tenant_id=tenant_id, client=client)
+    except Exception as exc:  # noqa: BLE001 - said in words on the run
+        if not isinstance(exc, EcCloudError | RateBudgetTimeout):
+            logger.exception("ecCloud sync of tenant %s failed", tenant_id)
+        raise ProviderSyncError(_failure(exc, credential.base_url),
+                                figures={"eccloud": {"api_calls": getattr(client, "calls", 0)}}) from exc
+    finally:
+        if client is not None:
+            client.close()
+
+
+def project_ncm_routers(*, tenant_id: int) -> dict:
+    """Every NCM router of the tenant as a `Device` (provider `ncm`), written only where it changed."""
+    now = timezone.now()
+    figures = Figures()
+    rows = {}
+    for r in Router.objects.filter(tenant_id=tenant_id).values(
+        "pk", "ncm_id", "name", "serial_number", "mac", "state", "state_updated_at", "group_id", "account_id",
+        "product", "firmware", "device_type", "config_status", "ipv4_address", "deleted_at",
+    ):
+        vendor = {"router": r["pk"], "state": r["state"], "product": r["product"], "firmware": r["firmware"],
+                  "device_type": r["device_type"], "config_status": r["config_status"],
+                  "ipv4_address": r["ipv4_address"], "account": r["account_id"]}
+        values = {"name": r["name"], "serial": r["serial_number"], "mac": r["mac"], "status": r["state"] or "unknown",
+                  "last_contact": r["state_updated_at"], "group_id": r["group_id"], "router_id": r["pk"],
+                  "vendor": vendor}
+        values["content_hash"] = _hash(values)
+        if r["deleted_at"] is None:  # a tombstoned router: its device is tombstoned by the upsert
+            rows[r["ncm_id"]] = values
+    _upsert(Device, tenant_id=tenant_id, provider=DeviceProvider.NCM, rows=rows, now=now, figures=figures)
+    return figures.as_dict()
