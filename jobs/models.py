@@ -27,9 +27,11 @@ KIND_ACTIONS = {JobKind.REBOOT: Action.REBOOT, JobKind.SPEED_TEST: Action.SPEED_
 
 
 class JobStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
     PENDING = "pending", _("Pending")
     SCHEDULED = "scheduled", _("Scheduled")
     RUNNING = "running", _("Running")
+    HALTED = "halted", _("Halted")
     SUCCEEDED = "succeeded", _("Succeeded")
     PARTIAL = "partial", _("Partially succeeded")
     FAILED = "failed", _("Failed")
@@ -67,7 +69,7 @@ class Job(TenantOwnedModel):
     """A bulk action on a tenant's routers or groups. Items are created when the job starts."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
-    status = models.CharField(_("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     # Targets as requested (portal ids); groups expand to their routers when the job starts.
     target_router_ids = models.JSONField(default=list, blank=True)
@@ -84,6 +86,10 @@ class Job(TenantOwnedModel):
     # Some task is responsible for the job until then (its start task, a drainer beating, a continuation
     # queued with a countdown). A pending or running job past it has no live work: the sweep resumes it.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Two-person rule (Organization.job_approval_threshold): a job over it waits for another user's approval.
+    device_count = models.PositiveIntegerField(default=0, help_text=_("Devices the job acts on (groups expanded)."))
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 

@@ -46,6 +46,7 @@ POLL_SPEED_TEST_TASK = "jobs.tasks.poll_speed_test_task"
 __all__ = [
     "job_create", "job_start", "job_cancel", "job_retry_failed", "job_finish_if_done", "job_log",
     "resolve_targets", "validate_parameters", "next_window_start", "start_due_jobs", "SPEED_TEST_DEFAULTS",
+    "job_approve", "job_reject", "device_count",
 ]
 
 SPEED_TEST_TYPES = ("TCP Download", "TCP Upload", "TCP Latency")
@@ -196,12 +197,15 @@ def job_create(
         scheduled_for = next_window_start(tenant, max(now, scheduled_for or now))
         if scheduled_for is None:
             raise ValidationError({"wait_for_window": ["This tenant has no enabled maintenance window."]})
+    devices = device_count(tenant, routers, groups)
+    threshold = tenant.organization.job_approval_threshold
+    needs_approval = threshold is not None and devices > threshold
     job = Job.objects.create(
         tenant=tenant, kind=kind, parameters=parameters, created_by=user if user.is_authenticated else None,
         target_router_ids=[r.pk for r in routers], target_group_ids=[g.pk for g in groups],
         scheduled_for=scheduled_for, wait_for_window=wait_for_window, retry_of=retry_of,
-        status=JobStatus.SCHEDULED if scheduled_for and scheduled_for > now else JobStatus.PENDING,
-        counts={"total": 0},
+        status=JobStatus.AWAITING_APPROVAL if needs_approval else _ready_status(scheduled_for, now),
+        counts={"total": 0}, device_count=devices,
     )
     if not Job.objects.for_user(user, Action.CHANGE).filter(pk=job.pk).exists():
         raise PermissionDenied(f"Your role does not allow {kind} jobs on this tenant.")
@@ -216,10 +220,77 @@ def job_create(
     job_log(job, f"Created by {getattr(user, 'username', 'system')}: {len(routers)} router(s), {len(groups)} group(s)"
                  + (f", scheduled for {local:%Y-%m-%d %H:%M} ({tenant.timezone})"
                     + (", the start of the next maintenance window" if wait_for_window else "")
-                    if job.status == JobStatus.SCHEDULED else ""))
+                    if job.scheduled_for and job.status in (JobStatus.SCHEDULED, JobStatus.AWAITING_APPROVAL) else ""))
+    if needs_approval:
+        job_log(job, f"Awaiting approval: {devices} device(s) is over {tenant.organization.name}'s approval threshold "
+                     f"of {threshold}. Nothing is sent until another user approves.")
     record_change(actor=user, action=AuditAction.CREATE, instance=job, source=source)
     if job.status == JobStatus.PENDING:
         transaction.on_commit(lambda: enqueue("jobs.tasks.start_job_task", job.pk))
+    return job
+
+
+def _ready_status(scheduled_for: datetime | None, now: datetime) -> str:
+    return JobStatus.SCHEDULED if scheduled_for and scheduled_for > now else JobStatus.PENDING
+
+
+def device_count(tenant: Tenant, routers, groups) -> int:
+    """The devices a job acts on: named routers plus the routers of named groups (each once)."""
+    named = {r.pk for r in routers}
+    members = set(
+        Router.objects.filter(tenant=tenant, group__in=list(groups), deleted_at__isnull=True).values_list("pk", flat=True)
+    ) if groups else set()
+    return len(named | members)
+
+
+#
+# Approvals (two-person rule)
+#
+def _require_approver(job: Job, user) -> None:
+    """Another user than the creator, holding the job's action on its tenant (all its targets are there)."""
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied("Approving a job needs a signed-in user.")
+    if job.created_by_id is not None and job.created_by_id == user.pk:
+        raise PermissionDenied("You created this job: another user must approve or reject it (two-person rule).")
+    require_action(user, KIND_ACTIONS[job.kind], tenant=job.tenant)
+
+
+@transaction.atomic
+def job_approve(*, job: Job, user, source: str | None = None) -> Job:
+    """Start a job awaiting approval (scheduled ones wait for their time). Not by its creator."""
+    job = Job.objects.select_for_update().select_related("tenant").get(pk=job.pk)
+    _require_approver(job, user)
+    if job.status != JobStatus.AWAITING_APPROVAL:
+        raise ValidationError({"detail": [f"The job is {job.status}, not awaiting approval."]})
+    now = timezone.now()
+    job.status = _ready_status(job.scheduled_for, now)
+    job.approved_by, job.approved_at = user, now
+    job.save(update_fields=["status", "approved_by", "approved_at"])
+    job_log(job, f"Approved by {user.username}.")
+    record_change(actor=user, action=AuditAction.ACTION, instance=job, source=source,
+                  extra={"action": "approve", "devices": job.device_count})
+    if job.status == JobStatus.PENDING:
+        transaction.on_commit(lambda: enqueue("jobs.tasks.start_job_task", job.pk))
+    return job
+
+
+@transaction.atomic
+def job_reject(*, job: Job, user, reason: str = "", source: str | None = None) -> Job:
+    """End a job awaiting approval without sending anything (it ends `cancelled`, saying who rejected it)."""
+    job = Job.objects.select_for_update().select_related("tenant").get(pk=job.pk)
+    _require_approver(job, user)
+    if job.status != JobStatus.AWAITING_APPROVAL:
+        raise ValidationError({"detail": [f"The job is {job.status}, not awaiting approval."]})
+    now = timezone.now()
+    JobItem.objects.filter(job=job, status=ItemStatus.PENDING).update(
+        status=ItemStatus.CANCELLED, finished_at=now, error="The job was rejected; nothing was sent.")
+    job.status, job.finished_at = JobStatus.CANCELLED, now
+    job.error = f"Rejected by {user.username}" + (f": {reason}" if reason else ".")
+    job.counts = _counts(job)
+    job.save(update_fields=["status", "finished_at", "error", "counts"])
+    job_log(job, job.error)
+    record_change(actor=user, action=AuditAction.ACTION, instance=job, source=source,
+                  extra={"action": "reject", "reason": reason[:500]})
     return job
 
 

@@ -57,7 +57,8 @@ class JobSerializer(ScopedModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "counts", "scheduled_for",
-                  "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of", "items", "log"]
+                  "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of",
+                  "device_count", "approved_by", "approved_at", "items", "log"]
         read_only_fields = fields
 
 
@@ -71,6 +72,10 @@ class RetryFailedSerializer(serializers.Serializer):
     include_unknown = serializers.BooleanField(
         default=False, help_text="Also retry items whose outcome is unknown (they may already have been applied)."
     )
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
 
 
 class SpeedTestResultSerializer(ScopedModelSerializer):

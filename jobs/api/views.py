@@ -32,6 +32,8 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             return serializers.JobListSerializer
         if self.action == "retry_failed":
             return serializers.RetryFailedSerializer
+        if self.action == "reject":
+            return serializers.RejectSerializer
         return serializers.JobSerializer
 
     def scoped_queryset(self, queryset):
@@ -81,6 +83,24 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         options.is_valid(raise_exception=True)
         new_job = services.job_retry_failed(job=job, user=request.user, include_unknown=options.validated_data["include_unknown"])
         return Response(serializers.JobSerializer(new_job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
+
+
+    @extend_schema(request=None, responses={200: serializers.JobListSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def approve(self, request, pk=None):
+        """Approve a job awaiting approval: by another user than its creator holding its action (two-person rule)."""
+        job = services.job_approve(job=self.get_object(), user=request.user)
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=serializers.RejectSerializer, responses={200: serializers.JobListSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def reject(self, request, pk=None):
+        """Reject a job awaiting approval: it ends cancelled and sends nothing."""
+        job = self.get_object()
+        options = serializers.RejectSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        job = services.job_reject(job=job, user=request.user, reason=options.validated_data["reason"])
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
 
 
 class JobItemViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
