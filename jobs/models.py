@@ -90,6 +90,13 @@ class Job(TenantOwnedModel):
     device_count = models.PositiveIntegerField(default=0, help_text=_("Devices the job acts on (groups expanded)."))
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Staged rollout (docs/rollouts.md): items run wave by wave; null = all at once.
+    rollout = models.JSONField(null=True, blank=True)
+    current_wave = models.PositiveIntegerField(default=0, help_text=_("Items of waves up to this one may be sent."))
+    wave_ended_at = models.DateTimeField(null=True, blank=True, help_text=_("When the current wave ended (soak start)."))
+    failures_accepted = models.PositiveIntegerField(
+        default=0, help_text=_("Failed + unknown items accepted by the last resume; the halt count starts above it."))
+    halt_reason = models.TextField(blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -115,6 +122,7 @@ class JobItem(TenantOwnedModel):
     # dispatched_at + the dispatch lease) lost its worker and is reaped to `unknown`.
     lease_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    wave = models.PositiveIntegerField(default=0, help_text=_("The rollout wave (0 first) this item runs in."))
 
     class Meta:
         ordering = ["id"]
@@ -122,7 +130,7 @@ class JobItem(TenantOwnedModel):
             models.UniqueConstraint(fields=["job", "router"], condition=Q(router__isnull=False), name="jobitem_unique_router"),
             models.UniqueConstraint(fields=["job", "group"], condition=Q(group__isnull=False), name="jobitem_unique_group"),
         ]
-        indexes = [models.Index(fields=["job", "status"])]
+        indexes = [models.Index(fields=["job", "status"]), models.Index(fields=["job", "wave", "status"], name="jobitem_job_wave_status")]
 
     def __str__(self) -> str:
         return f"item {self.pk} of job {self.job_id} ({self.status})"

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Credential
@@ -83,13 +83,13 @@ def _client(job: Job):
 def _claim_next(job_id: int) -> JobItem | None:
     """Take the next pending item and mark it dispatched, committed before anything is sent."""
     with transaction.atomic():
-        job_status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        job_status, wave = Job.objects.filter(pk=job_id).values_list("status", "current_wave").first() or (None, 0)
         if job_status != JobStatus.RUNNING:
             return None
         item = (
             JobItem.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("router", "group", "job")
-            .filter(job_id=job_id, status=ItemStatus.PENDING)
+            .filter(job_id=job_id, status=ItemStatus.PENDING, wave__lte=wave)
             .order_by("id")
             .first()
         )
@@ -197,7 +197,7 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
     job = Job.objects.select_related("tenant").get(pk=job_id)
     if job.kind == JobKind.SPEED_TEST:
         run_speed_test(job_id)
-        return None
+        return rollout_step(_client(job), job_id)
     client = _client(job)
     if client is None:
         _fail_all_pending(job, "The tenant has no NCM credential.")
@@ -229,19 +229,79 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
         if job.kind == JobKind.REBOOT:
             confirm_delay = confirm_reboots(client, job, deadline=deadline)
     reap_stale_items(job_id)
+    wave_delay = rollout_step(client, job_id)  # a staged rollout: open the next wave, soak, or halt
     finished = services.job_finish_if_done(job_id)
     if finished is not None and finished.kind == JobKind.CONFIG_PUSH:
         refresh_pushed_configuration(finished)
-    if JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING, job__status=JobStatus.RUNNING).exists():
+    if JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING, job__status=JobStatus.RUNNING,
+                              wave__lte=F("job__current_wave")).exists():
         return 0.0
     oldest = (
         JobItem.objects.filter(job_id=job_id, status=ItemStatus.DISPATCHED, ncm_ref="")
         .order_by("dispatched_at").values_list("dispatched_at", flat=True).first()
     )
-    if oldest is None:
-        return confirm_delay
-    lease_delay = max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1)
-    return lease_delay if confirm_delay is None else min(lease_delay, confirm_delay)
+    lease_delay = max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1) if oldest else None
+    delays = [d for d in (lease_delay, confirm_delay, wave_delay) if d is not None]
+    return min(delays) if delays else None
+
+
+#
+# Staged rollouts (jobs.services holds the halt/advance decision; here: the soak against NCM's device health)
+#
+def rollout_step(client, job_id: int) -> float | None:
+    """When the current wave of a rollout has ended: wait out `pause_minutes` (returns the seconds left), then
+    check the wave's succeeded routers are still online in NCM (one offline now counts as a failure), then halt
+    or open the next wave (returns 0.0: drain again). None when there is nothing to do here."""
+    job = Job.objects.get(pk=job_id)
+    if not job.rollout or job.status != JobStatus.RUNNING or not services.rollout_wave_ended(job):
+        return None
+    pause = float(job.rollout.get("pause_minutes") or 0) * 60
+    if pause:
+        if job.wave_ended_at is None:
+            Job.objects.filter(pk=job_id, wave_ended_at__isnull=True, current_wave=job.current_wave).update(
+                wave_ended_at=timezone.now())
+            job.refresh_from_db(fields=["wave_ended_at"])
+            services.job_log(job, f"Wave {job.current_wave + 1} ended; soaking {job.rollout['pause_minutes']:g} min "
+                                  "before the next wave.")
+        left = (job.wave_ended_at + timedelta(seconds=pause) - timezone.now()).total_seconds()
+        if left > 0:
+            return max(0.5, left)
+        if client is not None and _soak_check(client, job) is None:
+            return 10.0  # NCM did not answer: the wave's health is not known yet; read again shortly
+    return 0.0 if services.rollout_next_wave(job_id) else None
+
+
+def _soak_check(client, job: Job) -> int | None:
+    """Routers of the current wave whose items succeeded but that NCM now shows offline: their items fail."""
+    items = list(JobItem.objects.filter(job_id=job.pk, wave=job.current_wave, status=ItemStatus.SUCCEEDED,
+                                        router__isnull=False).select_related("router"))
+    if not items:
+        return 0
+    ids = [str(item.router.ncm_id) for item in items]
+    states: dict[str, str | None] = {}
+    try:
+        with client:
+            for start in range(0, len(ids), 100):
+                for row in client.list("routers", id__in=ids[start:start + 100], fields="id,state"):
+                    states[str(row.get("id"))] = row.get("state")
+    except NcmError as exc:
+        # No health reading: the wave's health is unknown; the next attempt reads again.
+        services.job_log(job, f"Soak check of wave {job.current_wave + 1} could not read NCM: {exc.message}", level="warning")
+        return None
+    failed = 0
+    minutes = job.rollout.get("pause_minutes") or 0
+    for item in items:
+        state = states.get(str(item.router.ncm_id), "missing")
+        if state != "online":
+            failed += JobItem.objects.filter(pk=item.pk, status=ItemStatus.SUCCEEDED).update(
+                status=ItemStatus.FAILED, result={**(item.result or {}), "soak_state": state},
+                error=f"Succeeded, then the router was {state} in NCM at the end of the {minutes:g} min soak "
+                      "after its wave: counted as a failure.")
+    if failed:
+        services.job_update_counts(job.pk)
+        services.job_log(job, f"Soak check of wave {job.current_wave + 1}: {failed} router(s) went offline after "
+                              "their item succeeded.", level="warning")
+    return failed
 
 
 def _run_item(client, item: JobItem, states: _RouterStates | None = None) -> None:
@@ -525,7 +585,7 @@ def run_speed_test(job_id: int) -> None:
     with transaction.atomic():
         items = list(
             JobItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("router", "router__account")
-            .filter(job_id=job_id, status=ItemStatus.PENDING)
+            .filter(job_id=job_id, status=ItemStatus.PENDING, wave__lte=job.current_wave)
         )
         if not items or Job.objects.get(pk=job_id).status != JobStatus.RUNNING:
             return
@@ -687,6 +747,9 @@ def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
                 _record(item, ItemStatus.FAILED, result=result,
                         error="NCM reported no successful speed test for this router's modem(s)" + (f": {said}" if said else "."))
     services.job_finish_if_done(job_id)
+    job.refresh_from_db()
+    if services.rollout_wave_ended(job) and job.status == JobStatus.RUNNING:
+        enqueue(services.RUN_JOB_TASK, job_id)  # a rollout: the drainer soaks, then halts or opens the next wave
     return None
 
 

@@ -46,7 +46,8 @@ POLL_SPEED_TEST_TASK = "jobs.tasks.poll_speed_test_task"
 __all__ = [
     "job_create", "job_start", "job_cancel", "job_retry_failed", "job_finish_if_done", "job_log",
     "resolve_targets", "validate_parameters", "next_window_start", "start_due_jobs", "SPEED_TEST_DEFAULTS",
-    "job_approve", "job_reject", "device_count",
+    "job_approve", "job_reject", "device_count", "validate_rollout", "job_resume", "rollout_next_wave",
+    "rollout_wave_ended", "wave_summary",
 ]
 
 SPEED_TEST_TYPES = ("TCP Download", "TCP Upload", "TCP Latency")
@@ -139,6 +140,54 @@ def validate_parameters(kind: str, parameters: dict | None) -> dict:
     raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
 
 
+ROLLOUT_KEYS = {"waves", "halt_after_failures", "pause_minutes", "waves_by"}
+MAX_WAVES = 50
+
+
+def validate_rollout(rollout) -> dict | None:
+    """`{"waves": [2, "10%", 20], "halt_after_failures": 1, "pause_minutes": 0}`; None or {} = no rollout.
+    A wave is a number of devices or a percentage of all ("10%"); targets beyond them form a last wave."""
+    if rollout in (None, {}):
+        return None
+    if not isinstance(rollout, dict):
+        raise ValidationError({"rollout": ["An object is required: {\"waves\": [sizes], \"halt_after_failures\": n, \"pause_minutes\": m}."]})
+    unknown = sorted(set(rollout) - ROLLOUT_KEYS)
+    if unknown:
+        raise ValidationError({"rollout": [f"Unknown rollout settings: {', '.join(map(str, unknown))}."]})
+    waves = rollout.get("waves")
+    if not isinstance(waves, list) or not waves or len(waves) > MAX_WAVES:
+        raise ValidationError({"rollout": [f"waves must list 1 to {MAX_WAVES} wave sizes (devices, or a percentage such as \"10%\")."]})
+    sizes = []
+    for size in waves:
+        if isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_TARGETS:
+            sizes.append(size)
+        elif isinstance(size, str) and size.endswith("%") and size[:-1].strip().isdigit() and 1 <= int(size[:-1]) <= 100:
+            sizes.append(f"{int(size[:-1])}%")
+        else:
+            raise ValidationError({"rollout": [f"Each wave size is a number of devices (1 to {MAX_TARGETS}) or a percentage "
+                                               f"from \"1%\" to \"100%\"; got {size!r}."]})
+    halt = rollout.get("halt_after_failures", 1)
+    if not isinstance(halt, int) or isinstance(halt, bool) or not 1 <= halt <= MAX_TARGETS:
+        raise ValidationError({"rollout": ["halt_after_failures must be a whole number of at least 1."]})
+    pause = rollout.get("pause_minutes", 0)
+    if not isinstance(pause, (int, float)) or isinstance(pause, bool) or not 0 <= pause <= 1440:
+        raise ValidationError({"rollout": ["pause_minutes must be a number from 0 to 1440."]})
+    waves_by = rollout.get("waves_by", "device")
+    if waves_by != "device":
+        raise ValidationError({"rollout": ['waves_by must be "device" for a tenant\'s job.']})
+    return {"waves": sizes, "halt_after_failures": halt, "pause_minutes": pause, "waves_by": waves_by}
+
+
+def _wave_bounds(sizes: list, total: int) -> list[int]:
+    """Cumulative item counts ending each listed wave (percentages of `total`, rounded up, at least 1)."""
+    bounds, end = [], 0
+    for size in sizes:
+        n = max(1, -(-total * int(size[:-1]) // 100)) if isinstance(size, str) else size
+        end = min(total, end + n)
+        bounds.append(end)
+    return bounds
+
+
 #
 # Scheduling
 #
@@ -185,11 +234,13 @@ def job_create(
     wait_for_window: bool = False,
     retry_of: Job | None = None,
     source: str | None = None,
+    rollout: dict | None = None,
 ) -> Job:
     """Create a job after checking targets, parameters and the caller's role for this kind."""
     if kind not in JobKind.values:
         raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
     parameters = validate_parameters(kind, parameters)
+    rollout = validate_rollout(rollout)
     routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
     now = timezone.now()
     scheduled_for = _in_tenant_zone(tenant, scheduled_for)
@@ -205,7 +256,7 @@ def job_create(
         target_router_ids=[r.pk for r in routers], target_group_ids=[g.pk for g in groups],
         scheduled_for=scheduled_for, wait_for_window=wait_for_window, retry_of=retry_of,
         status=JobStatus.AWAITING_APPROVAL if needs_approval else _ready_status(scheduled_for, now),
-        counts={"total": 0}, device_count=devices,
+        counts={"total": 0}, device_count=devices, rollout=rollout,
     )
     if not Job.objects.for_user(user, Action.CHANGE).filter(pk=job.pk).exists():
         raise PermissionDenied(f"Your role does not allow {kind} jobs on this tenant.")
@@ -320,12 +371,16 @@ def job_start(job_id: int) -> bool:
         if job.scheduled_for and job.scheduled_for > timezone.now():
             return False
         JobItem.objects.bulk_create(_expand(job), ignore_conflicts=True, batch_size=1000)
+        if job.rollout:
+            _assign_waves(job)
         job.status, job.started_at = JobStatus.RUNNING, timezone.now()
         job.counts = _counts(job)
         # Its drainers are queued (on commit): they hold the job from now (jobs.sweep).
         job.lease_until = job.started_at + timedelta(seconds=settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS)
         job.save(update_fields=["status", "started_at", "counts", "lease_until"])
-        job_log(job, f"Started with {job.counts['total']} item(s).")
+        job_log(job, f"Started with {job.counts['total']} item(s)"
+                     + (f" in {len(job.rollout['wave_sizes'])} wave(s) of {', '.join(map(str, job.rollout['wave_sizes']))}."
+                        if job.rollout else "."))
     # Several drainers per job (bounded; the tenant's in-flight cap bounds them further); one for speed tests,
     # which NCM runs as a single job per 10,000 modems.
     drainers = 1 if job.kind == JobKind.SPEED_TEST else max(1, min(settings.JOBS_PARALLEL_PER_JOB, job.counts["total"]))
@@ -333,6 +388,21 @@ def job_start(job_id: int) -> bool:
     if job.counts["total"] == 0:
         job_finish_if_done(job_id)
     return True
+
+
+def _assign_waves(job: Job) -> None:
+    """Number the job's items into waves (in item order) and keep the resolved sizes on the job."""
+    ids = list(JobItem.objects.filter(job=job).order_by("id").values_list("pk", flat=True))
+    bounds = _wave_bounds(job.rollout["waves"], len(ids)) + [len(ids)]
+    sizes, start = [], 0
+    for end in bounds:
+        if end > start:
+            JobItem.objects.filter(pk__in=ids[start:end]).update(wave=len(sizes))
+            sizes.append(end - start)
+            start = end
+    job.rollout = {**job.rollout, "wave_sizes": sizes}
+    job.current_wave, job.wave_ended_at = 0, None
+    job.save(update_fields=["rollout", "current_wave", "wave_ended_at"])
 
 
 def start_due_jobs() -> int:
@@ -384,6 +454,120 @@ def job_finish_if_done(job_id: int) -> Job | None:
         announce(tenant=job.tenant, event="job.finished",
                    data={"job": job.pk, "kind": job.kind, "status": job.status, "counts": counts})
     return job
+
+
+#
+# Rollouts: wave by wave, halting on failures
+#
+FAILURE_STATUSES = (ItemStatus.FAILED, ItemStatus.UNKNOWN)
+
+
+def rollout_wave_ended(job: Job) -> bool:
+    """The current wave has nothing pending or in flight, and a later wave has items waiting."""
+    if not job.rollout:
+        return False
+    items = JobItem.objects.filter(job_id=job.pk)
+    if items.filter(wave__lte=job.current_wave, status__in=[ItemStatus.PENDING, ItemStatus.DISPATCHED]).exists():
+        return False
+    return items.filter(wave__gt=job.current_wave, status=ItemStatus.PENDING).exists()
+
+
+def _failures(job: Job) -> int:
+    return JobItem.objects.filter(job_id=job.pk, status__in=FAILURE_STATUSES).count()
+
+
+def _next_wave(job: Job) -> int | None:
+    return (JobItem.objects.filter(job_id=job.pk, wave__gt=job.current_wave, status=ItemStatus.PENDING)
+            .order_by("wave").values_list("wave", flat=True).first())
+
+
+def _open_wave(job: Job, wave: int) -> None:
+    """Let the drainers send `wave`'s items (on commit: several drainers, as job_start queues)."""
+    job.current_wave, job.wave_ended_at = wave, None
+    job.lease_until = timezone.now() + timedelta(seconds=settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS)
+    job.save(update_fields=["status", "current_wave", "wave_ended_at", "lease_until", "failures_accepted", "halt_reason"])
+    waves = len((job.rollout or {}).get("wave_sizes") or []) or "?"
+    size = JobItem.objects.filter(job_id=job.pk, wave=wave, status=ItemStatus.PENDING).count()
+    job_log(job, f"Wave {wave + 1} of {waves} started: {size} item(s).")
+    drainers = 1 if job.kind == JobKind.SPEED_TEST else max(1, min(settings.JOBS_PARALLEL_PER_JOB, size))
+    job_id = job.pk
+    transaction.on_commit(lambda: [enqueue(RUN_JOB_TASK, job_id) for _ in range(drainers)])
+
+
+def rollout_next_wave(job_id: int) -> bool:
+    """The current wave has ended (and its soak passed): halt the job when its failed + unknown items since the
+    last resume reached `halt_after_failures`, else open the next wave. Returns True when a wave was opened."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().select_related("tenant").get(pk=job_id)
+        if job.status != JobStatus.RUNNING or not rollout_wave_ended(job):
+            return False
+        failures = _failures(job) - job.failures_accepted
+        threshold = job.rollout.get("halt_after_failures", 1)
+        waves = len(job.rollout.get("wave_sizes") or [])
+        if failures >= threshold:
+            job.status = JobStatus.HALTED
+            job.halt_reason = (
+                f"Halted after wave {job.current_wave + 1} of {waves}: {failures} failed or unknown item(s)"
+                + (" since the last resume" if job.failures_accepted else "")
+                + f" (the rollout halts at {threshold}). Later waves were not started; resume or cancel the job."
+            )
+            job.counts = _counts(job)
+            job.save(update_fields=["status", "halt_reason", "counts"])
+            job_log(job, job.halt_reason, level="warning")
+            record_change(actor=None, action=AuditAction.ACTION, instance=job, source="job",
+                          extra={"action": "halted", "wave": job.current_wave + 1, "failures": failures})
+            announce(tenant=job.tenant, event="job.halted",
+                     data={"job": job.pk, "kind": job.kind, "status": job.status, "wave": job.current_wave + 1,
+                           "waves": waves, "failures": failures, "reason": job.halt_reason, "counts": job.counts})
+            return False
+        _open_wave(job, _next_wave(job))
+        return True
+
+
+@transaction.atomic
+def job_resume(*, job: Job, user, source: str | None = None) -> Job:
+    """Continue a halted rollout with its next wave: the failures so far are accepted, the count starts again."""
+    job = Job.objects.select_for_update().select_related("tenant").get(pk=job.pk)
+    if user is not None:
+        require_action(user, KIND_ACTIONS[job.kind], tenant=job.tenant)
+    if job.status != JobStatus.HALTED:
+        raise ValidationError({"detail": [f"The job is {job.status}; only a halted rollout resumes."]})
+    accepted, wave = _failures(job), _next_wave(job)
+    job.status, job.failures_accepted, job.halt_reason = JobStatus.RUNNING, accepted, ""
+    job_log(job, f"Resumed by {getattr(user, 'username', 'system')}: {accepted} failed or unknown item(s) accepted.")
+    record_change(actor=user, action=AuditAction.ACTION, instance=job, source=source,
+                  extra={"action": "resume", "accepted_failures": accepted,
+                         "wave": wave + 1 if wave is not None else None})
+    if wave is None:  # nothing left to send (cancelled meanwhile): the job finishes
+        job.save(update_fields=["status", "failures_accepted", "halt_reason"])
+        transaction.on_commit(lambda: job_finish_if_done(job.pk))
+        return job
+    _open_wave(job, wave)
+    return job
+
+
+def wave_summary(job: Job) -> list[dict]:
+    """Per wave: its number, size, item counts by status and whether it is done, running or waiting."""
+    if not job.rollout:
+        return []
+    rows = JobItem.objects.filter(job_id=job.pk).values_list("wave", "status").annotate(n=Count("id")).order_by()
+    by_wave: dict[int, dict] = {}
+    for wave, status, n in rows:
+        by_wave.setdefault(wave, {})[status] = n
+    summary = []
+    for wave in sorted(by_wave):
+        counts = by_wave[wave]
+        open_ = counts.get(ItemStatus.PENDING, 0) + counts.get(ItemStatus.DISPATCHED, 0)
+        if wave > job.current_wave or (job.status == JobStatus.PENDING):
+            state = "waiting"
+        elif open_ and job.status == JobStatus.RUNNING:
+            state = "running"
+        elif open_:
+            state = "stopped"
+        else:
+            state = "ended"
+        summary.append({"wave": wave + 1, "size": sum(counts.values()), "state": state, "counts": counts})
+    return summary
 
 
 #

@@ -13,7 +13,7 @@ class JobItemSerializer(ScopedModelSerializer):
 
     class Meta:
         model = JobItem
-        fields = ["id", "job", "tenant", "router", "group", "status", "error", "result", "summary", "ncm_ref",
+        fields = ["id", "job", "tenant", "router", "group", "wave", "status", "error", "result", "summary", "ncm_ref",
                   "dispatched_at", "finished_at"]
         read_only_fields = fields
 
@@ -34,6 +34,11 @@ class JobRequestSerializer(serializers.Serializer):
         help_text="ISO 8601. Without an offset it is wall-clock time in the tenant's time zone.",
     )
     wait_for_window = serializers.BooleanField(required=False, default=False)
+    rollout = serializers.JSONField(
+        required=False, default=None, allow_null=True,
+        help_text='Staged rollout: {"waves": [2, "10%", 20], "halt_after_failures": 1, "pause_minutes": 0}; '
+                  "targets beyond the listed waves form a last wave.",
+    )
 
     def validate_parameters(self, value):
         if not isinstance(value, dict):
@@ -58,13 +63,19 @@ class JobSerializer(ScopedModelSerializer):
         model = Job
         fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "counts", "scheduled_for",
                   "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of",
-                  "device_count", "approved_by", "approved_at", "items", "log"]
+                  "device_count", "approved_by", "approved_at", "rollout", "current_wave", "halt_reason", "waves",
+                  "items", "log"]
         read_only_fields = fields
+
+    waves = serializers.SerializerMethodField(help_text="Per wave of a staged rollout: wave, size, state, counts.")
+
+    def get_waves(self, job) -> list[dict]:
+        return services.wave_summary(job)
 
 
 class JobListSerializer(JobSerializer):
     class Meta(JobSerializer.Meta):
-        fields = [f for f in JobSerializer.Meta.fields if f not in ("items", "log")]
+        fields = [f for f in JobSerializer.Meta.fields if f not in ("items", "log", "waves")]
         read_only_fields = fields
 
 

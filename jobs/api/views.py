@@ -46,7 +46,7 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         return services.job_create(
             user=self.request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
             group_ids=data["groups"], parameters=data["parameters"], scheduled_for=data.get("scheduled_for"),
-            wait_for_window=data["wait_for_window"],
+            wait_for_window=data["wait_for_window"], rollout=data.get("rollout"),
         )
 
     @extend_schema(request=serializers.JobRequestSerializer, responses={201: serializers.JobSerializer})
@@ -100,6 +100,14 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         options = serializers.RejectSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         job = services.job_reject(job=job, user=request.user, reason=options.validated_data["reason"])
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
+
+
+    @extend_schema(request=None, responses={200: serializers.JobListSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def resume(self, request, pk=None):
+        """Continue a halted rollout with its next wave (its failures so far are accepted)."""
+        job = services.job_resume(job=self.get_object(), user=request.user)
         return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
 
 
