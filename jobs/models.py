@@ -20,10 +20,12 @@ class JobKind(models.TextChoices):
     REBOOT = "reboot", _("Reboot")
     SPEED_TEST = "speed_test", _("Speed test")
     CONFIG_PUSH = "config_push", _("Config push")
+    FIRMWARE_UPGRADE = "firmware_upgrade", _("Firmware upgrade")
 
 
-# The role action each kind needs.
-KIND_ACTIONS = {JobKind.REBOOT: Action.REBOOT, JobKind.SPEED_TEST: Action.SPEED_TEST, JobKind.CONFIG_PUSH: Action.PUSH_CONFIG}
+# The role action each kind needs (a firmware upgrade changes what the devices run: the config push right).
+KIND_ACTIONS = {JobKind.REBOOT: Action.REBOOT, JobKind.SPEED_TEST: Action.SPEED_TEST, JobKind.CONFIG_PUSH: Action.PUSH_CONFIG,
+                JobKind.FIRMWARE_UPGRADE: Action.PUSH_CONFIG}
 
 
 class JobStatus(models.TextChoices):

@@ -35,6 +35,7 @@ from django.utils import timezone
 from accounts.models import Credential
 from jobs import services
 from jobs.concurrency import TenantSlots
+from jobs.firmware import FIRMWARE_REF
 from jobs.leases import extend_job_lease, item_heartbeat
 from jobs.models import ItemStatus, Job, JobItem, JobKind, JobStatus, SpeedTestResult
 from ncm_sync.client import (
@@ -169,7 +170,41 @@ def _send(client, item: JobItem, states: _RouterStates | None = None) -> dict | 
             response = write("configuration_managers", manager_id, body)
         version = response.get("version_number") if isinstance(response, dict) else None
         return {"version_number": version}
+    if job.kind == JobKind.FIRMWARE_UPGRADE:
+        return _set_group_target(client, item)
     raise ValueError(f"{job.kind} items are not sent one by one")
+
+
+def _set_group_target(client, item: JobItem) -> dict:
+    """Set the router's group's target firmware in NCM, once per group per job (the job's row lock orders the
+    drainers; a later item of the same group finds it done). The PATCH is idempotent, and an ambiguous answer
+    is settled by reading the group back (a safe read), never by sending again blindly."""
+    group = item.router.group if item.router_id else None
+    if group is None:
+        raise NcmError("The router is no longer in a group: NCM upgrades routers through their group's target firmware.")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=item.job_id)
+        wanted = (job.parameters.get("groups") or {}).get(group.ncm_id)
+        if wanted is None:
+            raise NcmError(f"The router moved to group {group.name!r} after the job was created; its firmware was not resolved.")
+        sent = (job.parameters.get("sent") or {}).get(group.ncm_id)
+        if sent is None:
+            url = client.url_for("firmwares", wanted["firmware"])
+            try:
+                client.patch("groups", group.ncm_id, {"target_firmware": url})
+            except NcmAmbiguousWriteError as ambiguous:
+                try:
+                    current = client.get("groups", group.ncm_id)
+                except NcmError:
+                    raise ambiguous from None
+                if ncm_ref((current or {}).get("target_firmware")) != wanted["firmware"]:
+                    raise
+            sent = timezone.now().isoformat()
+            job.parameters = {**job.parameters, "sent": {**(job.parameters.get("sent") or {}), group.ncm_id: sent}}
+            job.save(update_fields=["parameters"])
+            services.job_log(job, f"Group {group.name!r}: target firmware set to {wanted['version']} (NCM firmware "
+                                  f"{wanted['firmware']}); its routers upgrade as they come online.")
+    return {"group": group.ncm_id, "firmware": wanted["firmware"], "version": wanted["version"], "target_set_at": sent}
 
 
 def _configuration_manager_id(client, item: JobItem) -> str:
@@ -228,6 +263,8 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
             return 0.0
         if job.kind == JobKind.REBOOT:
             confirm_delay = confirm_reboots(client, job, deadline=deadline)
+        elif job.kind == JobKind.FIRMWARE_UPGRADE:
+            confirm_delay = confirm_upgrades(client, job)
     reap_stale_items(job_id)
     wave_delay = rollout_step(client, job_id)  # a staged rollout: open the next wave, soak, or halt
     finished = services.job_finish_if_done(job_id)
@@ -326,6 +363,12 @@ def _run_item(client, item: JobItem, states: _RouterStates | None = None) -> Non
     except NcmError as exc:
         _record(item, ItemStatus.FAILED, error=exc.message)  # NCM's own words (400/403/409...)
     else:
+        if item.job.kind == JobKind.FIRMWARE_UPGRADE:
+            # The group's target is set: the item waits for NCM to show the router running it (confirm_upgrades).
+            JobItem.objects.filter(pk=item.pk, status__in=[ItemStatus.DISPATCHED, ItemStatus.UNKNOWN]).update(
+                status=ItemStatus.DISPATCHED, ncm_ref=(FIRMWARE_REF + result["firmware"])[:64], result=result,
+            )
+            return
         if item.job.kind == JobKind.REBOOT:
             # Accepted is not done: the item waits for NCM to show the reboot (confirm_reboots).
             request_id = str(((result or {}).get("reboot_activity") or {}).get("id") or "")
@@ -457,6 +500,72 @@ def confirm_reboots(client, job: Job, *, deadline: float | None = None, wait: bo
             cache.delete(lock)
 
 
+def confirm_upgrades(client, job: Job) -> float | None:
+    """Settle the job's routers awaiting their group's target firmware from NCM: `actual_firmware` equal to the
+    target -> succeeded; a `firmware_upgrade` alert saying it failed -> failed (NCM's words); past
+    `timeout_minutes` -> unknown (saying whether the router is offline). Returns the seconds until the next
+    check (growing with the wait, within the rate budget: one call per 100 routers), or None when none await."""
+    lock, token = f"jobs:confirm-fw:{job.pk}", uuid.uuid4().hex
+    awaiting_q = JobItem.objects.filter(job_id=job.pk, status=ItemStatus.DISPATCHED, ncm_ref__startswith=FIRMWARE_REF)
+    if not cache.add(lock, token, CONFIRM_LOCK_SECONDS):
+        return CONFIRM_RETRY_SECONDS if awaiting_q.exists() else None
+    try:
+        awaiting = list(awaiting_q.select_related("router"))
+        if not awaiting:
+            return None
+        by_router = {str(item.router.ncm_id): item for item in awaiting if item.router_id}
+        ids = list(by_router)
+        rows: dict[str, dict] = {}
+        failures: dict[str, dict] = {}
+        try:
+            for start in range(0, len(ids), 100):
+                for row in client.list("routers", id__in=ids[start:start + 100], fields="id,state,actual_firmware"):
+                    rows[str(row.get("id"))] = row
+            since = min(item.dispatched_at for item in awaiting) - timedelta(seconds=2)
+            for start in range(0, len(ids), 200):
+                for alert in client.list("alerts", type="firmware_upgrade", router__in=ids[start:start + 200],
+                                         created_at__gt=since.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")):
+                    info = alert.get("info") if isinstance(alert.get("info"), dict) else {}
+                    if info.get("success") is False:
+                        failures[ncm_ref(alert.get("router"))] = alert
+        except NcmError as exc:
+            logger.info("Firmware confirmation of job %s postponed: %s", job.pk, exc.message)
+            return 30.0
+        timeout = timedelta(minutes=float(job.parameters.get("timeout_minutes") or 60))
+        now, remaining = timezone.now(), []
+        for ncm_id, item in by_router.items():
+            row, target = rows.get(ncm_id), item.ncm_ref[len(FIRMWARE_REF):]
+            version = (item.result or {}).get("version") or job.parameters.get("version")
+            if row is not None and ncm_ref(row.get("actual_firmware")) == target:
+                _record(item, ItemStatus.SUCCEEDED, result={**(item.result or {}), "actual_firmware": target,
+                                                            "message": f"NCM shows the router running {version}."})
+            elif ncm_id in failures:
+                alert = failures[ncm_id]
+                info = alert.get("info") or {}
+                words = alert.get("friendly_info") or "The firmware upgrade failed."
+                if info.get("error") and str(info["error"]) not in words:
+                    words += f" ({info['error']})"
+                _record(item, ItemStatus.FAILED, error=words, result={**(item.result or {}), "alert": info})
+            elif row is None:
+                _record(item, ItemStatus.FAILED, error="NCM no longer lists this router.", result=item.result)
+            elif now - item.dispatched_at > timeout:
+                state = row.get("state")
+                minutes = timeout.total_seconds() / 60
+                _record(item, ItemStatus.UNKNOWN, result={**(item.result or {}), "router_state": state}, error=(
+                    f"The router was not online ({state}) in NCM and did not show firmware {version} within {minutes:g} min; it upgrades "
+                    "when it next comes online (NCM keeps its group's target)." if state != "online" else
+                    f"NCM showed neither firmware {version} on the router nor a failed upgrade within {minutes:g} min."))
+            else:
+                remaining.append(item)
+        if not remaining:
+            return None
+        age = (now - min(item.dispatched_at for item in remaining)).total_seconds()
+        return 2.0 if age < 30 else 10.0 if age < 300 else 60.0
+    finally:
+        if cache.get(lock) == token:
+            cache.delete(lock)
+
+
 def refresh_pushed_configuration(job: Job) -> int:
     """When a config push finishes, re-read from NCM what it changed (the routers' configuration managers, the
     groups) into the mirror, so pages show the pushed configuration now, not after the next sync. Returns the
@@ -547,8 +656,9 @@ def resume_stalled_jobs(*, unattended_only: bool = False) -> int:
             _resume_speed_test(job)
             extend_job_lease(job.pk)
         elif (job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists()) or (
-            job.kind == JobKind.REBOOT
-            and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF).exists()
+            job.kind in (JobKind.REBOOT, JobKind.FIRMWARE_UPGRADE)
+            and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED)
+            .filter(Q(ncm_ref__startswith=REBOOT_REF) | Q(ncm_ref__startswith=FIRMWARE_REF)).exists()
         ):
             enqueue(services.RUN_JOB_TASK, job.pk)  # items to send, or accepted reboots to confirm
             extend_job_lease(job.pk)  # the queued drainer holds it now

@@ -31,9 +31,11 @@ from jobs.models import (
     MaintenanceWindow,
     TERMINAL_JOB_STATUSES,
 )
+from jobs import firmware
 from jobs.formatting import counts_summary
 from ncm_sync.models import Group, Router
 from portal.events import announce
+from portal.scoping import is_operator
 from portal.retention import delete_in_batches, retention_cutoff
 from portal.tasks import enqueue
 
@@ -137,6 +139,20 @@ def validate_parameters(kind: str, parameters: dict | None) -> dict:
         if errors:
             raise ValidationError({"parameters": [f"Invalid diff: {message}" for message in errors]})
         return {"mode": mode, "diff": parameters["diff"]}
+    if kind == JobKind.FIRMWARE_UPGRADE:
+        unknown = sorted(set(parameters) - {"version", "allow_downgrade", "timeout_minutes"})
+        if unknown:
+            raise ValidationError({"parameters": [f"Unknown firmware upgrade parameters: {', '.join(unknown)}."]})
+        version = parameters.get("version")
+        if not isinstance(version, str) or not firmware.version_key(version) or len(version) > 40:
+            raise ValidationError({"parameters": ['version is required: the firmware version to install, e.g. "7.24.10".']})
+        allow_downgrade = parameters.get("allow_downgrade", False)
+        if not isinstance(allow_downgrade, bool):
+            raise ValidationError({"parameters": ["allow_downgrade must be true or false."]})
+        timeout = parameters.get("timeout_minutes", firmware.DEFAULT_TIMEOUT_MINUTES)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0.01 <= timeout <= 1440:
+            raise ValidationError({"parameters": ["timeout_minutes must be a number of minutes up to 1440."]})
+        return {"version": version.strip(), "allow_downgrade": allow_downgrade, "timeout_minutes": timeout}
     raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
 
 
@@ -242,6 +258,13 @@ def job_create(
     parameters = validate_parameters(kind, parameters)
     rollout = validate_rollout(rollout)
     routers, groups = resolve_targets(user=user, tenant=tenant, router_ids=router_ids, group_ids=group_ids)
+    if kind == JobKind.FIRMWARE_UPGRADE:
+        if routers:
+            raise ValidationError({"routers": ["A firmware upgrade targets groups: NCM upgrades a router to its group's "
+                                               "target firmware. Name groups, not routers."]})
+        _require_kind(user, kind, tenant)  # before asking NCM anything
+        parameters["groups"] = firmware.resolve_firmware(tenant, groups, parameters["version"],
+                                                         allow_downgrade=parameters["allow_downgrade"])
     now = timezone.now()
     scheduled_for = _in_tenant_zone(tenant, scheduled_for)
     if wait_for_window:
@@ -279,6 +302,11 @@ def job_create(
     if job.status == JobStatus.PENDING:
         transaction.on_commit(lambda: enqueue("jobs.tasks.start_job_task", job.pk))
     return job
+
+
+def _require_kind(user, kind: str, tenant: Tenant) -> None:
+    if user is not None and user.is_authenticated and not is_operator(user):
+        require_action(user, KIND_ACTIONS[kind], tenant=tenant)
 
 
 def _ready_status(scheduled_for: datetime | None, now: datetime) -> str:
@@ -357,7 +385,8 @@ def _expand(job: Job) -> list[JobItem]:
         items += [JobItem(job=job, tenant_id=job.tenant_id, group=g) for g in groups]
     else:
         named = {r.pk for r in routers}
-        members = Router.objects.filter(tenant=job.tenant, group__in=groups, deleted_at__isnull=True).exclude(pk__in=named)
+        members = (Router.objects.filter(tenant=job.tenant, group__in=groups, deleted_at__isnull=True)
+                   .exclude(pk__in=named).order_by("group_id", "pk"))
         items += [JobItem(job=job, tenant_id=job.tenant_id, router=r) for r in members]
     return items
 
@@ -392,8 +421,14 @@ def job_start(job_id: int) -> bool:
 
 def _assign_waves(job: Job) -> None:
     """Number the job's items into waves (in item order) and keep the resolved sizes on the job."""
-    ids = list(JobItem.objects.filter(job=job).order_by("id").values_list("pk", flat=True))
+    rows = list(JobItem.objects.filter(job=job).order_by("id").values_list("pk", "router__group_id"))
+    ids = [pk for pk, _group in rows]
     bounds = _wave_bounds(job.rollout["waves"], len(ids)) + [len(ids)]
+    if job.kind == JobKind.FIRMWARE_UPGRADE:
+        # NCM upgrades a whole group at once: a wave takes whole groups (it ends at the first group boundary
+        # at or past its size), never part of one.
+        edges = [i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]] + [len(rows)]
+        bounds = [next(e for e in edges if e >= b) if b else 0 for b in bounds]
     sizes, start = [], 0
     for end in bounds:
         if end > start:
@@ -599,6 +634,12 @@ def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: s
     group_ids = sorted({pk for pk in items.values_list("group_id", flat=True) if pk})
     if not router_ids and not group_ids:
         raise ValidationError({"detail": ["Nothing to retry: no failed items" + (" or unknown items." if include_unknown else ".")]})
+    if job.kind == JobKind.FIRMWARE_UPGRADE:  # NCM upgrades through groups: retry the failed routers' groups
+        group_ids = sorted(set(Router.objects.filter(pk__in=router_ids, group__isnull=False).values_list("group_id", flat=True)))
+        router_ids = []
+        parameters = {k: v for k, v in job.parameters.items() if k in ("version", "allow_downgrade", "timeout_minutes")}
+        return job_create(user=user, tenant=job.tenant, kind=job.kind, group_ids=group_ids, parameters=parameters,
+                          retry_of=job, source=source)
     return job_create(
         user=user, tenant=job.tenant, kind=job.kind, router_ids=router_ids, group_ids=group_ids,
         parameters=job.parameters, retry_of=job, source=source,
