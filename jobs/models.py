@@ -8,11 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Action
 from portal.models import TenantOwnedModel
-from portal.scoping import TenantScopedQuerySet, allowed_tenants, is_anonymous, is_operator
+from portal.scoping import TenantScopedQuerySet, allowed_organizations, allowed_tenants, is_anonymous, is_operator
 
 __all__ = [
     "JobKind", "JobStatus", "ItemStatus", "Job", "JobItem", "JobLogEntry", "SpeedTestResult", "MaintenanceWindow",
-    "KIND_ACTIONS", "TERMINAL_ITEM_STATUSES",
+    "KIND_ACTIONS", "TERMINAL_ITEM_STATUSES", "OrgJob",
 ]
 
 
@@ -67,6 +67,55 @@ class JobQuerySet(TenantScopedQuerySet):
         return self.filter(allowed)
 
 
+class OrgJobQuerySet(models.QuerySet):
+    """An MSP-wide job belongs to its organization: organization-level roles only (a customer's login, or a token
+    bound to one tenant, sees its own tenant's part as an ordinary job). `change` needs the kind's action."""
+
+    def for_user(self, user, action: str = Action.VIEW):
+        if is_anonymous(user):
+            return self.none()
+        if is_operator(user):
+            return self
+        if action != Action.CHANGE:
+            return self.filter(organization__in=allowed_organizations(user, action).values("id"))
+        allowed = Q()
+        for kind, kind_action in KIND_ACTIONS.items():
+            allowed |= Q(kind=kind, organization__in=allowed_organizations(user, kind_action).values("id"))
+        return self.filter(allowed)
+
+
+class OrgJob(models.Model):
+    """An MSP-wide job (docs/rollouts.md): one ordinary job per tenant (`Job.org_job`), released wave by wave
+    (`rollout.waves_by` = "tenant": canary customers first), each in its tenant's maintenance window and
+    in-flight cap; halts like a rollout; approved once for all its devices."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="org_jobs")
+    kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
+    status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    targets = models.JSONField(default=list, blank=True, help_text=_("[{tenant, routers, groups}] in wave order."))
+    rollout = models.JSONField(null=True, blank=True)
+    current_wave = models.PositiveIntegerField(default=0)
+    failures_accepted = models.PositiveIntegerField(default=0)
+    halt_reason = models.TextField(blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    device_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = OrgJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"MSP-wide {self.get_kind_display().lower()} #{self.pk} ({self.status})"
+
+
 class Job(TenantOwnedModel):
     """A bulk action on a tenant's routers or groups. Items are created when the job starts."""
 
@@ -99,6 +148,9 @@ class Job(TenantOwnedModel):
     failures_accepted = models.PositiveIntegerField(
         default=0, help_text=_("Failed + unknown items accepted by the last resume; the halt count starts above it."))
     halt_reason = models.TextField(blank=True)
+    # Part of an MSP-wide job: held (scheduled, no time) until its wave is released.
+    org_job = models.ForeignKey(OrgJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    org_wave = models.PositiveIntegerField(default=0)
 
     objects = JobQuerySet.as_manager()
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 import ncm_config
 from accounts.audit import record_change, snapshot
 from accounts.authorization import require_action
-from accounts.models import AuditAction, Tenant
+from accounts.models import AuditAction, Organization, Tenant
 from accounts.roles import Action
 from jobs.models import (
     KIND_ACTIONS,
@@ -29,6 +29,7 @@ from jobs.models import (
     JobLogEntry,
     JobStatus,
     MaintenanceWindow,
+    OrgJob,
     TERMINAL_JOB_STATUSES,
 )
 from jobs import firmware
@@ -49,7 +50,8 @@ __all__ = [
     "job_create", "job_start", "job_cancel", "job_retry_failed", "job_finish_if_done", "job_log",
     "resolve_targets", "validate_parameters", "next_window_start", "start_due_jobs", "SPEED_TEST_DEFAULTS",
     "job_approve", "job_reject", "device_count", "validate_rollout", "job_resume", "rollout_next_wave",
-    "rollout_wave_ended", "wave_summary",
+    "rollout_wave_ended", "wave_summary", "org_job_create", "org_job_step", "org_job_approve", "org_job_reject",
+    "org_job_resume", "org_job_cancel", "org_wave_summary",
 ]
 
 SPEED_TEST_TYPES = ("TCP Download", "TCP Upload", "TCP Latency")
@@ -160,7 +162,7 @@ ROLLOUT_KEYS = {"waves", "halt_after_failures", "pause_minutes", "waves_by"}
 MAX_WAVES = 50
 
 
-def validate_rollout(rollout) -> dict | None:
+def validate_rollout(rollout, *, organization_wide: bool = False) -> dict | None:
     """`{"waves": [2, "10%", 20], "halt_after_failures": 1, "pause_minutes": 0}`; None or {} = no rollout.
     A wave is a number of devices or a percentage of all ("10%"); targets beyond them form a last wave."""
     if rollout in (None, {}):
@@ -188,9 +190,13 @@ def validate_rollout(rollout) -> dict | None:
     pause = rollout.get("pause_minutes", 0)
     if not isinstance(pause, (int, float)) or isinstance(pause, bool) or not 0 <= pause <= 1440:
         raise ValidationError({"rollout": ["pause_minutes must be a number from 0 to 1440."]})
-    waves_by = rollout.get("waves_by", "device")
-    if waves_by != "device":
-        raise ValidationError({"rollout": ['waves_by must be "device" for a tenant\'s job.']})
+    waves_by = rollout.get("waves_by", "tenant" if organization_wide else "device")
+    if organization_wide and waves_by != "tenant":
+        raise ValidationError({"rollout": ['An MSP-wide job waves by tenant: waves_by must be "tenant" (each wave is whole '
+                                           'tenants; each tenant\'s job runs in its maintenance window).']})
+    if not organization_wide and waves_by != "device":
+        raise ValidationError({"rollout": ['waves_by must be "device" for a tenant\'s job ("tenant" needs an '
+                                           'organization-wide job: POST /api/v1/org-jobs/).']})
     return {"waves": sizes, "halt_after_failures": halt, "pause_minutes": pause, "waves_by": waves_by}
 
 
@@ -251,6 +257,8 @@ def job_create(
     retry_of: Job | None = None,
     source: str | None = None,
     rollout: dict | None = None,
+    org_job: "OrgJob | None" = None,
+    org_wave: int = 0,
 ) -> Job:
     """Create a job after checking targets, parameters and the caller's role for this kind."""
     if kind not in JobKind.values:
@@ -273,13 +281,15 @@ def job_create(
             raise ValidationError({"wait_for_window": ["This tenant has no enabled maintenance window."]})
     devices = device_count(tenant, routers, groups)
     threshold = tenant.organization.job_approval_threshold
-    needs_approval = threshold is not None and devices > threshold
+    # Part of an MSP-wide job: approved (or not) as a whole there; held until its wave is released.
+    needs_approval = org_job is None and threshold is not None and devices > threshold
     job = Job.objects.create(
         tenant=tenant, kind=kind, parameters=parameters, created_by=user if user.is_authenticated else None,
         target_router_ids=[r.pk for r in routers], target_group_ids=[g.pk for g in groups],
         scheduled_for=scheduled_for, wait_for_window=wait_for_window, retry_of=retry_of,
-        status=JobStatus.AWAITING_APPROVAL if needs_approval else _ready_status(scheduled_for, now),
-        counts={"total": 0}, device_count=devices, rollout=rollout,
+        status=(JobStatus.SCHEDULED if org_job is not None else JobStatus.AWAITING_APPROVAL if needs_approval
+                else _ready_status(scheduled_for, now)),
+        counts={"total": 0}, device_count=devices, rollout=rollout, org_job=org_job, org_wave=org_wave,
     )
     if not Job.objects.for_user(user, Action.CHANGE).filter(pk=job.pk).exists():
         raise PermissionDenied(f"Your role does not allow {kind} jobs on this tenant.")
@@ -295,11 +305,14 @@ def job_create(
                  + (f", scheduled for {local:%Y-%m-%d %H:%M} ({tenant.timezone})"
                     + (", the start of the next maintenance window" if wait_for_window else "")
                     if job.scheduled_for and job.status in (JobStatus.SCHEDULED, JobStatus.AWAITING_APPROVAL) else ""))
+    if org_job is not None:
+        job_log(job, f"Part of MSP-wide job #{org_job.pk} ({org_job.organization.name}), wave {org_wave + 1}: "
+                     "waits until its wave is released.")
     if needs_approval:
         job_log(job, f"Awaiting approval: {devices} device(s) is over {tenant.organization.name}'s approval threshold "
                      f"of {threshold}. Nothing is sent until another user approves.")
     record_change(actor=user, action=AuditAction.CREATE, instance=job, source=source)
-    if job.status == JobStatus.PENDING:
+    if job.status == JobStatus.PENDING and org_job is None:
         transaction.on_commit(lambda: enqueue("jobs.tasks.start_job_task", job.pk))
     return job
 
@@ -488,6 +501,9 @@ def job_finish_if_done(job_id: int) -> Job | None:
                       extra={"action": "finished", "status": job.status, "counts": counts})
         announce(tenant=job.tenant, event="job.finished",
                    data={"job": job.pk, "kind": job.kind, "status": job.status, "counts": counts})
+        if job.org_job_id:
+            org_job_id = job.org_job_id
+            transaction.on_commit(lambda: org_job_step(org_job_id))
     return job
 
 
@@ -644,6 +660,267 @@ def job_retry_failed(*, job: Job, user, include_unknown: bool = False, source: s
         user=user, tenant=job.tenant, kind=job.kind, router_ids=router_ids, group_ids=group_ids,
         parameters=job.parameters, retry_of=job, source=source,
     )
+
+
+#
+# MSP-wide jobs: one job per tenant, released wave by wave (whole tenants)
+#
+MAX_ORG_TARGETS = 1000
+
+
+def _org_targets(organization: Organization, targets) -> list[tuple[Tenant, list, list]]:
+    if not isinstance(targets, list) or not targets:
+        raise ValidationError({"targets": ['Name at least one tenant: [{"tenant": id, "routers": [ids], "groups": [ids]}].']})
+    if len(targets) > MAX_ORG_TARGETS:
+        raise ValidationError({"targets": [f"At most {MAX_ORG_TARGETS} tenants per MSP-wide job."]})
+    ids = [t.get("tenant") if isinstance(t, dict) else None for t in targets]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or len(set(ids)) != len(ids):
+        raise ValidationError({"targets": ["Each target names one tenant (an id), each tenant once."]})
+    tenants = {t.pk: t for t in Tenant.objects.filter(organization=organization, pk__in=ids).select_related("organization")}
+    missing = [i for i in ids if i not in tenants]
+    if missing:
+        raise ValidationError({"targets": [f"Not tenants of {organization.name}: {missing[:50]}"]})
+    return [(tenants[t["tenant"]], t.get("routers") or [], t.get("groups") or []) for t in targets]
+
+
+def _org_wave_of(rollout: dict | None, count: int) -> list[int]:
+    """The wave of each tenant (in the order given) for `waves` sized in tenants; the rest form a last wave."""
+    if not rollout:
+        return [0] * count
+    bounds = _wave_bounds(rollout["waves"], count) + [count]
+    waves, start, wave = [0] * count, 0, 0
+    for end in bounds:
+        if end > start:
+            for i in range(start, end):
+                waves[i] = wave
+            wave, start = wave + 1, end
+    return waves
+
+
+@transaction.atomic
+def org_job_create(*, user, organization: Organization, kind: str, targets, parameters: dict | None = None,
+                   rollout: dict | None = None, source: str | None = None) -> OrgJob:
+    """An MSP-wide job: the kind's action on the organization (an organization-level role), then one job per
+    tenant, held until its wave; over the organization's approval threshold (all devices) it awaits approval."""
+    if kind not in JobKind.values:
+        raise ValidationError({"kind": [f"kind must be one of {', '.join(JobKind.values)}."]})
+    if user is not None and user.is_authenticated:
+        require_action(user, KIND_ACTIONS[kind], organization=organization)
+    rollout = validate_rollout(rollout, organization_wide=True)
+    planned = _org_targets(organization, targets)
+    org_job = OrgJob.objects.create(
+        organization=organization, kind=kind, parameters=validate_parameters(kind, parameters), rollout=rollout,
+        targets=[{"tenant": t.pk, "routers": r, "groups": g} for t, r, g in planned],
+        created_by=user if user is not None and user.is_authenticated else None, counts={"total": 0},
+    )
+    waves = _org_wave_of(rollout, len(planned))
+    devices = 0
+    for (tenant, routers, groups), wave in zip(planned, waves):
+        try:
+            child = job_create(user=user, tenant=tenant, kind=kind, router_ids=routers, group_ids=groups,
+                               parameters=parameters, source=source, org_job=org_job, org_wave=wave)
+        except ValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "message_dict") else {"detail": exc.messages}
+            raise ValidationError({"targets": [f"Tenant {tenant.name} (id {tenant.pk}): {field}: {m}"
+                                               for field, ms in detail.items() for m in ms]}) from None
+        devices += child.device_count
+    threshold = organization.job_approval_threshold
+    org_job.device_count = devices
+    if rollout:
+        org_job.rollout = {**rollout, "wave_sizes": [waves.count(w) for w in range(max(waves) + 1)]}
+    org_job.status = JobStatus.AWAITING_APPROVAL if threshold is not None and devices > threshold else JobStatus.RUNNING
+    org_job.counts = _org_counts(org_job)
+    org_job.save(update_fields=["device_count", "status", "counts", "rollout"])
+    record_change(actor=user, action=AuditAction.CREATE, instance=org_job, source=source,
+                  extra={"tenants": len(planned), "devices": devices})
+    if org_job.status == JobStatus.RUNNING:
+        _org_release(org_job, 0)
+    return org_job
+
+
+def _org_counts(org_job: OrgJob) -> dict:
+    totals: dict[str, int] = {}
+    for counts in Job.objects.filter(org_job=org_job).values_list("counts", flat=True):
+        for status, n in (counts or {}).items():
+            totals[status] = totals.get(status, 0) + int(n or 0)
+    totals.setdefault("total", 0)
+    return totals
+
+
+def _org_release(org_job: OrgJob, wave: int) -> int:
+    """Release a wave's tenant jobs: each starts now, after the soak, or at its tenant's next maintenance window
+    (when it has any enabled one). Their tenants' in-flight caps apply as to every job."""
+    now = timezone.now()
+    pause = timedelta(minutes=float((org_job.rollout or {}).get("pause_minutes") or 0)) if wave else timedelta(0)
+    released = 0
+    for job in Job.objects.select_for_update().filter(org_job=org_job, org_wave=wave, status=JobStatus.SCHEDULED,
+                                                      scheduled_for__isnull=True).select_related("tenant"):
+        start = now + pause
+        if MaintenanceWindow.objects.filter(tenant=job.tenant, enabled=True).exists():
+            start = next_window_start(job.tenant, start) or start
+            job.wait_for_window = True
+        if start > now:
+            job.scheduled_for = start
+            local = start.astimezone(ZoneInfo(job.tenant.timezone))
+            job_log(job, f"Wave {wave + 1} of MSP-wide job #{org_job.pk} released: starts {local:%Y-%m-%d %H:%M} "
+                         f"({job.tenant.timezone})" + (", the tenant's next maintenance window." if job.wait_for_window else "."))
+        else:
+            job.status = JobStatus.PENDING
+            job_log(job, f"Wave {wave + 1} of MSP-wide job #{org_job.pk} released: starting.")
+            pk = job.pk
+            transaction.on_commit(lambda pk=pk: enqueue("jobs.tasks.start_job_task", pk))
+        job.save(update_fields=["status", "scheduled_for", "wait_for_window"])
+        released += 1
+    org_job.current_wave = wave
+    org_job.save(update_fields=["current_wave"])
+    return released
+
+
+def org_job_step(org_job_id: int) -> OrgJob | None:
+    """A tenant job of the MSP-wide job finished (or the sweep looks): when the current wave's jobs have all
+    finished, halt (failed + unknown since the last resume reached the threshold), release the next wave, or
+    finish. Idempotent."""
+    with transaction.atomic():
+        org_job = OrgJob.objects.select_for_update().select_related("organization").filter(pk=org_job_id).first()
+        if org_job is None or org_job.status not in (JobStatus.RUNNING, JobStatus.CANCELLED) or org_job.finished_at:
+            return None
+        org_job.counts = _org_counts(org_job)
+        children = Job.objects.filter(org_job=org_job)
+        open_now = children.filter(org_wave__lte=org_job.current_wave, finished_at__isnull=True).exists()
+        later = children.filter(org_wave__gt=org_job.current_wave, finished_at__isnull=True).order_by("org_wave") \
+            .values_list("org_wave", flat=True).first()
+        if open_now or (org_job.status == JobStatus.CANCELLED and children.filter(finished_at__isnull=True).exists()):
+            org_job.save(update_fields=["counts"])
+            return None
+        failures = org_job.counts.get(ItemStatus.FAILED, 0) + org_job.counts.get(ItemStatus.UNKNOWN, 0)
+        threshold = (org_job.rollout or {}).get("halt_after_failures", 1)
+        if later is not None and org_job.status == JobStatus.RUNNING:
+            if org_job.rollout and failures - org_job.failures_accepted >= threshold:
+                waves = len(org_job.rollout.get("wave_sizes") or [])
+                org_job.status = JobStatus.HALTED
+                org_job.halt_reason = (
+                    f"Halted after wave {org_job.current_wave + 1} of {waves}: {failures - org_job.failures_accepted} "
+                    f"failed or unknown item(s) (the rollout halts at {threshold}). The later tenants' jobs were not "
+                    "started; resume or cancel.")
+                org_job.save(update_fields=["status", "halt_reason", "counts"])
+                record_change(actor=None, action=AuditAction.ACTION, instance=org_job, source="job",
+                              extra={"action": "halted", "wave": org_job.current_wave + 1, "failures": failures})
+                first = children.filter(org_wave=org_job.current_wave).select_related("tenant").first()
+                if first is not None:  # organization webhooks hear it through any of its tenants
+                    announce(tenant=first.tenant, event="job.halted", data={
+                        "org_job": org_job.pk, "organization": org_job.organization_id, "kind": org_job.kind,
+                        "status": org_job.status, "wave": org_job.current_wave + 1, "reason": org_job.halt_reason,
+                        "counts": org_job.counts})
+                return org_job
+            org_job.save(update_fields=["counts"])
+            _org_release(org_job, later)
+            return org_job
+        # Every tenant's job has finished: the MSP-wide job ends.
+        succeeded, total = org_job.counts.get(ItemStatus.SUCCEEDED, 0), org_job.counts.get("total", 0)
+        ok = succeeded + org_job.counts.get(ItemStatus.SKIPPED, 0)
+        if org_job.status != JobStatus.CANCELLED:
+            org_job.status = (JobStatus.SUCCEEDED if ok == total else JobStatus.FAILED if succeeded == 0 else JobStatus.PARTIAL)
+        org_job.finished_at = timezone.now()
+        org_job.save(update_fields=["status", "counts", "finished_at"])
+        record_change(actor=None, action=AuditAction.ACTION, instance=org_job, source="job",
+                      extra={"action": "finished", "status": org_job.status, "counts": org_job.counts})
+        return org_job
+
+
+def _require_org_approver(org_job: OrgJob, user) -> None:
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied("Approving a job needs a signed-in user.")
+    if org_job.created_by_id is not None and org_job.created_by_id == user.pk:
+        raise PermissionDenied("You created this job: another user must approve or reject it (two-person rule).")
+    require_action(user, KIND_ACTIONS[org_job.kind], organization=org_job.organization)
+
+
+@transaction.atomic
+def org_job_approve(*, org_job: OrgJob, user, source: str | None = None) -> OrgJob:
+    org_job = OrgJob.objects.select_for_update().select_related("organization").get(pk=org_job.pk)
+    _require_org_approver(org_job, user)
+    if org_job.status != JobStatus.AWAITING_APPROVAL:
+        raise ValidationError({"detail": [f"The job is {org_job.status}, not awaiting approval."]})
+    org_job.status, org_job.approved_by, org_job.approved_at = JobStatus.RUNNING, user, timezone.now()
+    org_job.save(update_fields=["status", "approved_by", "approved_at"])
+    record_change(actor=user, action=AuditAction.ACTION, instance=org_job, source=source,
+                  extra={"action": "approve", "devices": org_job.device_count})
+    _org_release(org_job, 0)
+    return org_job
+
+
+@transaction.atomic
+def org_job_reject(*, org_job: OrgJob, user, reason: str = "", source: str | None = None) -> OrgJob:
+    org_job = OrgJob.objects.select_for_update().select_related("organization").get(pk=org_job.pk)
+    _require_org_approver(org_job, user)
+    if org_job.status != JobStatus.AWAITING_APPROVAL:
+        raise ValidationError({"detail": [f"The job is {org_job.status}, not awaiting approval."]})
+    now = timezone.now()
+    org_job.error = f"Rejected by {user.username}" + (f": {reason}" if reason else ".")
+    for job in Job.objects.filter(org_job=org_job, finished_at__isnull=True):
+        JobItem.objects.filter(job=job, status=ItemStatus.PENDING).update(
+            status=ItemStatus.CANCELLED, finished_at=now, error="The job was rejected; nothing was sent.")
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, finished_at=now, error=org_job.error,
+                                             counts=_counts(job))
+    org_job.status, org_job.finished_at, org_job.counts = JobStatus.CANCELLED, now, _org_counts(org_job)
+    org_job.save(update_fields=["status", "finished_at", "error", "counts"])
+    record_change(actor=user, action=AuditAction.ACTION, instance=org_job, source=source,
+                  extra={"action": "reject", "reason": reason[:500]})
+    return org_job
+
+
+@transaction.atomic
+def org_job_resume(*, org_job: OrgJob, user, source: str | None = None) -> OrgJob:
+    org_job = OrgJob.objects.select_for_update().select_related("organization").get(pk=org_job.pk)
+    if user is not None:
+        require_action(user, KIND_ACTIONS[org_job.kind], organization=org_job.organization)
+    if org_job.status != JobStatus.HALTED:
+        raise ValidationError({"detail": [f"The job is {org_job.status}; only a halted rollout resumes."]})
+    counts = _org_counts(org_job)
+    accepted = counts.get(ItemStatus.FAILED, 0) + counts.get(ItemStatus.UNKNOWN, 0)
+    org_job.status, org_job.failures_accepted, org_job.halt_reason = JobStatus.RUNNING, accepted, ""
+    org_job.save(update_fields=["status", "failures_accepted", "halt_reason"])
+    record_change(actor=user, action=AuditAction.ACTION, instance=org_job, source=source,
+                  extra={"action": "resume", "accepted_failures": accepted})
+    later = (Job.objects.filter(org_job=org_job, org_wave__gt=org_job.current_wave, finished_at__isnull=True)
+             .order_by("org_wave").values_list("org_wave", flat=True).first())
+    if later is None:
+        transaction.on_commit(lambda: org_job_step(org_job.pk))
+    else:
+        _org_release(org_job, later)
+    return org_job
+
+
+def org_job_cancel(*, org_job: OrgJob, user, source: str | None = None) -> OrgJob:
+    """Cancel every tenant job not finished (items already sent finish on their own)."""
+    with transaction.atomic():
+        org_job = OrgJob.objects.select_for_update().get(pk=org_job.pk)
+        if org_job.finished_at or org_job.status == JobStatus.CANCELLED:
+            raise ValidationError({"detail": [f"The job is already {org_job.status}."]})
+        org_job.status = JobStatus.CANCELLED
+        org_job.save(update_fields=["status"])
+        record_change(actor=user, action=AuditAction.ACTION, instance=org_job, source=source, extra={"action": "cancel"})
+        for job in Job.objects.filter(org_job=org_job, finished_at__isnull=True):
+            if job.status != JobStatus.CANCELLED:
+                job_cancel(job=job, user=user, source=source)
+    org_job_step(org_job.pk)
+    org_job.refresh_from_db()
+    return org_job
+
+
+def org_wave_summary(org_job: OrgJob) -> list[dict]:
+    """Per wave: its tenants' jobs (id, tenant, status, counts) and the wave's state."""
+    waves: dict[int, list[dict]] = {}
+    for job in Job.objects.filter(org_job=org_job).select_related("tenant").order_by("org_wave", "id"):
+        waves.setdefault(job.org_wave, []).append({"job": job.pk, "tenant": job.tenant_id, "tenant_name": job.tenant.name,
+                                                  "status": job.status, "scheduled_for": job.scheduled_for,
+                                                  "counts": job.counts})
+    out = []
+    for wave, jobs in sorted(waves.items()):
+        ended = all(j["status"] in TERMINAL_JOB_STATUSES for j in jobs)
+        state = "ended" if ended else "waiting" if wave > org_job.current_wave or org_job.status == JobStatus.AWAITING_APPROVAL else "running"
+        out.append({"wave": wave + 1, "state": state, "jobs": jobs})
+    return out
 
 
 #

@@ -1,10 +1,10 @@
 """Job serializers: validation of shape only; targets, parameters and roles are checked by jobs.services."""
 from rest_framework import serializers
 
-from accounts.models import Tenant
+from accounts.models import Organization, Tenant
 from jobs import services
 from jobs.formatting import item_summary
-from jobs.models import Job, JobItem, JobKind, JobLogEntry, MaintenanceWindow, SpeedTestResult
+from jobs.models import Job, JobItem, JobKind, JobLogEntry, MaintenanceWindow, OrgJob, SpeedTestResult
 from portal.api.serializers import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 
 
@@ -114,3 +114,49 @@ class MaintenanceWindowSerializer(ScopedModelSerializer):
         tenant = validated_data.pop("tenant", instance.tenant)
         return services.maintenance_window_save(actor=self.context["request"].user, tenant=tenant, window=instance,
                                                 **validated_data)
+
+
+class OrgJobTargetSerializer(serializers.Serializer):
+    tenant = serializers.IntegerField(min_value=1)
+    routers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
+    groups = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
+
+
+class OrgJobRequestSerializer(serializers.Serializer):
+    """The body of POST /org-jobs/: the same job on tenants of one organization, waves of whole tenants."""
+
+    organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    targets = OrgJobTargetSerializer(many=True, help_text="In wave order (canary tenants first).")
+    parameters = serializers.JSONField(required=False, default=dict)
+    rollout = serializers.JSONField(
+        required=False, default=None, allow_null=True,
+        help_text='{"waves": [1, "50%"], "halt_after_failures": 1, "pause_minutes": 0, "waves_by": "tenant"}: wave sizes '
+                  "count tenants; the rest form a last wave.",
+    )
+
+    def validate_parameters(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("An object is required.")
+        return value
+
+    def validate_targets(self, value):
+        if not value:
+            raise serializers.ValidationError("Name at least one tenant.")
+        if len(value) > services.MAX_ORG_TARGETS:
+            raise serializers.ValidationError(f"At most {services.MAX_ORG_TARGETS} tenants.")
+        return value
+
+
+class OrgJobSerializer(ScopedModelSerializer):
+    waves = serializers.SerializerMethodField(help_text="Per wave: its state and its tenants' jobs (id, tenant, status, counts).")
+
+    class Meta:
+        model = OrgJob
+        fields = ["id", "organization", "kind", "status", "parameters", "targets", "rollout", "current_wave",
+                  "halt_reason", "counts", "device_count", "created_by", "created_at", "approved_by", "approved_at",
+                  "finished_at", "error", "waves"]
+        read_only_fields = fields
+
+    def get_waves(self, org_job) -> list[dict]:
+        return services.org_wave_summary(org_job)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from accounts.roles import Action
 from jobs import filtersets, services
 from jobs.api import serializers
-from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
+from jobs.models import Job, JobItem, MaintenanceWindow, OrgJob, SpeedTestResult
 from jobs.preview import job_preview
 from portal.api.export import ExportableListMixin
 from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet, TenantScopedViewSet
@@ -143,3 +143,67 @@ class MaintenanceWindowViewSet(TenantScopedModelViewSet):
     serializer_class = serializers.MaintenanceWindowSerializer
     filterset_class = filtersets.MaintenanceWindowFilterSet
     ordering_fields = ["weekday", "start_time"]
+
+
+class OrgJobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
+    """MSP-wide jobs: the same job on many tenants of an organization, in waves of whole tenants (canary
+    customers first), each tenant's job in its maintenance window and in-flight cap. Organization-level roles
+    only; each tenant's part is an ordinary job in /jobs/."""
+
+    queryset = OrgJob.objects.all()
+    filterset_class = filtersets.OrgJobFilterSet
+    ordering_fields = ["created_at", "id", "status"]
+    write_action = Action.CHANGE
+    write_any_of = (Action.REBOOT, Action.SPEED_TEST, Action.PUSH_CONFIG)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return serializers.OrgJobRequestSerializer
+        if self.action == "reject":
+            return serializers.RejectSerializer
+        return serializers.OrgJobSerializer
+
+    def perform_save(self, serializer):
+        data = serializer.validated_data
+        return services.org_job_create(
+            user=self.request.user, organization=data["organization"], kind=data["kind"], targets=data["targets"],
+            parameters=data["parameters"], rollout=data.get("rollout"),
+        )
+
+    @extend_schema(request=serializers.OrgJobRequestSerializer, responses={201: serializers.OrgJobSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return Response(serializers.OrgJobSerializer(serializer.instance, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    def _answer(self, org_job):
+        return Response(serializers.OrgJobSerializer(org_job, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def approve(self, request, pk=None):
+        """Approve (another user than the creator, holding the kind's action on the organization)."""
+        return self._answer(services.org_job_approve(org_job=self.get_object(), user=request.user))
+
+    @extend_schema(request=serializers.RejectSerializer, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def reject(self, request, pk=None):
+        org_job = self.get_object()
+        options = serializers.RejectSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        return self._answer(services.org_job_reject(org_job=org_job, user=request.user,
+                                                    reason=options.validated_data["reason"]))
+
+    @extend_schema(request=None, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def resume(self, request, pk=None):
+        """Continue a halted MSP-wide rollout with its next wave of tenants."""
+        return self._answer(services.org_job_resume(org_job=self.get_object(), user=request.user))
+
+    @extend_schema(request=None, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def cancel(self, request, pk=None):
+        """Cancel every tenant job not finished."""
+        return self._answer(services.org_job_cancel(org_job=self.get_object(), user=request.user))
