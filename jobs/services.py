@@ -609,7 +609,7 @@ def wave_summary(job: Job) -> list[dict]:
     for wave in sorted(by_wave):
         counts = by_wave[wave]
         open_ = counts.get(ItemStatus.PENDING, 0) + counts.get(ItemStatus.DISPATCHED, 0)
-        if wave > job.current_wave or (job.status == JobStatus.PENDING):
+        if wave > job.current_wave or job.status in (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.AWAITING_APPROVAL):
             state = "waiting"
         elif open_ and job.status == JobStatus.RUNNING:
             state = "running"

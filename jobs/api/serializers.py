@@ -63,7 +63,7 @@ class JobSerializer(ScopedModelSerializer):
         model = Job
         fields = ["id", "tenant", "kind", "status", "parameters", "routers", "groups", "counts", "scheduled_for",
                   "wait_for_window", "created_by", "created_at", "started_at", "finished_at", "error", "retry_of",
-                  "device_count", "approved_by", "approved_at", "rollout", "current_wave", "halt_reason", "waves",
+                  "device_count", "approved_by", "approved_at", "rollout", "current_wave", "halt_reason", "org_job", "waves",
                   "items", "log"]
         read_only_fields = fields
 
@@ -116,18 +116,13 @@ class MaintenanceWindowSerializer(ScopedModelSerializer):
                                                 **validated_data)
 
 
-class OrgJobTargetSerializer(serializers.Serializer):
-    tenant = serializers.IntegerField(min_value=1)
-    routers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
-    groups = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=10000)
-
-
 class OrgJobRequestSerializer(serializers.Serializer):
     """The body of POST /org-jobs/: the same job on tenants of one organization, waves of whole tenants."""
 
     organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
     kind = serializers.ChoiceField(choices=JobKind.choices)
-    targets = OrgJobTargetSerializer(many=True, help_text="In wave order (canary tenants first).")
+    targets = serializers.JSONField(
+        help_text='[{"tenant": id, "routers": [ids], "groups": [ids]}, …] in wave order (canary tenants first).')
     parameters = serializers.JSONField(required=False, default=dict)
     rollout = serializers.JSONField(
         required=False, default=None, allow_null=True,
@@ -141,10 +136,22 @@ class OrgJobRequestSerializer(serializers.Serializer):
         return value
 
     def validate_targets(self, value):
-        if not value:
-            raise serializers.ValidationError("Name at least one tenant.")
+        # Shape only (the service checks tenants, routers and groups); errors stay {"targets": [messages]}.
+        if not isinstance(value, list) or not value:
+            raise serializers.ValidationError('A list is required: [{"tenant": id, "routers": [ids], "groups": [ids]}].')
         if len(value) > services.MAX_ORG_TARGETS:
             raise serializers.ValidationError(f"At most {services.MAX_ORG_TARGETS} tenants.")
+        for target in value:
+            if not isinstance(target, dict) or set(target) - {"tenant", "routers", "groups"}:
+                raise serializers.ValidationError("Each target is {\"tenant\": id, \"routers\": [ids], \"groups\": [ids]}.")
+            for name in ("routers", "groups"):
+                ids = target.get(name, [])
+                if not isinstance(ids, list) or len(ids) > 10000 or not all(
+                        isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= 2**31 - 1 for i in ids):
+                    raise serializers.ValidationError(f"{name} must be a list of ids.")
+            tenant = target.get("tenant")
+            if not isinstance(tenant, int) or isinstance(tenant, bool) or not 1 <= tenant <= 2**31 - 1:
+                raise serializers.ValidationError("Each target names a tenant by its id.")
         return value
 
 
