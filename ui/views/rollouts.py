@@ -31,7 +31,14 @@ def _organizations(user):
 
 def _parameters(kind: str, data) -> dict:
     if kind == JobKind.FIRMWARE_UPGRADE:
-        return {"version": (data.get("version") or "").strip(), "allow_downgrade": data.get("allow_downgrade") == "on"}
+        params = {"version": (data.get("version") or "").strip(), "allow_downgrade": data.get("allow_downgrade") == "on"}
+        timeout = (data.get("timeout_minutes") or "").strip()
+        if timeout:
+            try:
+                params["timeout_minutes"] = float(timeout)
+            except ValueError:
+                raise ValidationError({"timeout_minutes": ["A number of minutes."]}) from None
+        return params
     return {"offline": "skip"}
 
 
@@ -86,6 +93,7 @@ def msp_jobs(request):
         "kind": data.get("kind", JobKind.FIRMWARE_UPGRADE), "version": data.get("version", ""),
         "chosen": set(data.getlist("tenants")), "canary": data.get("canary", ""),
         "halt_after_failures": data.get("halt_after_failures", "1"), "pause_minutes": data.get("pause_minutes", "0"),
+        "timeout_minutes": data.get("timeout_minutes", "60"),
     }, status=400 if errors else 200)
 
 
