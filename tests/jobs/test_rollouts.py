@@ -192,3 +192,18 @@ def test_worker_killed_between_waves_resumes_where_it_was(sims, operator_user): 
     assert job.status == JobStatus.SUCCEEDED and job.counts == {"succeeded": 9, "total": 9}
     pushes = _pushes(sim)
     assert len(pushes) == 9 and max(pushes.values()) == 1  # nothing sent twice
+
+
+def test_reboot_rollout_waits_for_each_waves_confirmations(sims, operator_user):  # noqa: F811
+    """A wave of reboots ends only when NCM confirmed them; the next wave then runs; nobody is rebooted twice."""
+    from tests.jobs.test_jobs_sim import reboots_by_router
+
+    sim = sims.start(routers=14, seed=76, keys=sim_keys("ro6"))
+    tenant = synced_tenant(sim)
+    routers = _online(tenant, 6)
+    job = drain(services.job_create(user=operator_user, tenant=tenant, kind="reboot", router_ids=[r.pk for r in routers],
+                                    rollout={"waves": [2, 2]}))
+    assert job.status == JobStatus.SUCCEEDED and job.rollout["wave_sizes"] == [2, 2, 2]
+    assert reboots_by_router(sim) == Counter({r.ncm_id: 1 for r in routers})
+    first_wave_done = max(JobItem.objects.filter(job=job, wave=0).values_list("finished_at", flat=True))
+    assert min(JobItem.objects.filter(job=job, wave=1).values_list("dispatched_at", flat=True)) >= first_wave_done
