@@ -184,6 +184,10 @@ class Fleet:
         self._sync_heap: list[tuple] = []
         self._reboot_heap: list[tuple] = []      # (due, router id, request id): delivered reboots in progress
         self._link_up: dict[str, float] = {}     # net device id -> monotonic time its link came back after a reboot
+        self._upgrade_heap: list[tuple] = []     # (due, router id, firmware id): upgrades to a group's target
+        self.upgrade_s = 20.0                    # seconds an online router takes to install its target firmware
+        self.upgrade_failure_rate = 0.1          # share of upgrades that fail (seeded per router and firmware)
+        self.failing_upgrades: set[str] = set()  # router ids whose upgrades always fail (tests)
         self._jobs: dict[str, dict] = {}
         self._next = {"accounts": self.id_base + 1000, "groups": self.id_base + 20_000,
                       "routers": self.id_base + 1_000_000, "net_devices": self.id_base + 3_000_000,
@@ -649,6 +653,7 @@ class Fleet:
         back (a `reboot_status_change` alert, their links' uptime restarts)."""
         now = time.monotonic()
         self._finish_reboots(now)
+        self._finish_upgrades(now)
         while self._sync_heap and self._sync_heap[0][0] <= now:
             _due, cmid = heapq.heappop(self._sync_heap)
             if cmid not in self.cm_router:
@@ -659,6 +664,44 @@ class Fleet:
                 continue  # stays pending until it comes online / is resumed
             self.cm_actual[cmid] = None  # the device now runs the target
             self._render_cm(cmid)
+
+    # ------------------------------------------------------------------ firmware upgrades
+    def schedule_upgrade(self, rid: str) -> None:
+        """The router's target firmware differs from what it runs: it upgrades after `upgrade_s` once online."""
+        row = self.tables["routers"].get(rid)
+        if row is None or not row.get("target_firmware") or row["target_firmware"] == row["actual_firmware"]:
+            return
+        heapq.heappush(self._upgrade_heap, (time.monotonic() + self.upgrade_s, rid, id_from_url(row["target_firmware"])))
+
+    def upgrade_fails(self, rid: str, fid: str) -> bool:
+        if rid in self.failing_upgrades:
+            return True
+        return random.Random(f"upgrade:{self.seed}:{rid}:{fid}").random() < self.upgrade_failure_rate
+
+    def _finish_upgrades(self, now: float) -> None:
+        waiting = []
+        while self._upgrade_heap and self._upgrade_heap[0][0] <= now:
+            _due, rid, fid = heapq.heappop(self._upgrade_heap)
+            row = self.tables["routers"].get(rid)
+            if row is None or id_from_url(row.get("target_firmware")) != fid or row["actual_firmware"] == row["target_firmware"]:
+                continue  # gone, superseded by another target, or already there
+            if row["state"] != "online":
+                waiting.append((now + self.upgrade_s, rid, fid))  # an offline router upgrades once back online
+                continue
+            version = self.tables["firmwares"][fid]["version"]
+            if self.upgrade_fails(rid, fid):
+                self._add_alert(rid, "firmware_upgrade", resort=True, info={
+                    "state": "failed", "target_firmware": {"version": version}, "success": False, "error": "install_timeout",
+                }, friendly_info=f"The firmware upgrade to {version} failed: install_timeout.")
+                continue  # the router keeps its firmware (upgrade_pending stays true)
+            row["actual_firmware"] = row["target_firmware"]
+            row["upgrade_pending"] = False
+            row["updated_at"] = iso(utcnow())
+            self._add_alert(rid, "firmware_upgrade", resort=True, info={
+                "state": "complete", "target_firmware": {"version": version}, "success": True,
+            }, friendly_info="The device firmware has been upgraded.")
+        for entry in waiting:
+            heapq.heappush(self._upgrade_heap, entry)
 
     # ------------------------------------------------------------------ reboots
     def start_reboot(self, rid: str, request_id: str) -> bool:
@@ -808,6 +851,7 @@ class Fleet:
                 self._add_alert(rid, "connection_state", info={"state": new_state}, resort=True)
                 if new_state == "online":
                     self.schedule_sync(self.router_cm[rid])
+                    self.schedule_upgrade(rid)
             row["updated_at"] = now
             return copy.deepcopy(row)
 

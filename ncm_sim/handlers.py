@@ -648,6 +648,7 @@ class Api:
                 r = fleet.tables["routers"][rid]
                 r["target_firmware"] = row["target_firmware"]
                 r["upgrade_pending"] = r["target_firmware"] != r["actual_firmware"]
+                fleet.schedule_upgrade(rid)
         if "account" in payload:
             row["account"] = fleet.url("accounts", self._lookup("accounts", payload["account"]))
         if "name" in payload:

@@ -121,6 +121,7 @@ class SimServer:
                  rate_429: float = 0.0, retry_after: int | None = 1, rate_5xx: float = 0.0,
                  ambiguous_write_rate: float = 0.0, fault_seed: int | None = None,
                  speed_test_duration_s: float = 5.0, config_sync_s: float = 2.0, reboot_s: float = 5.0,
+                 upgrade_s: float = 20.0, upgrade_failure_rate: float = 0.1,
                  control: bool = True, epoch: datetime | None = None, verbose: bool = False):
         self.routers = routers
         self.seed = seed
@@ -134,6 +135,7 @@ class SimServer:
         self.speed_test_duration_s = speed_test_duration_s
         self.config_sync_s = config_sync_s
         self.reboot_s = reboot_s
+        self.upgrade_s, self.upgrade_failure_rate = upgrade_s, upgrade_failure_rate
         self.control = control
         self.epoch = epoch
         self.verbose = verbose
@@ -154,6 +156,7 @@ class SimServer:
         if self.state is None:  # the fleet's URLs need the port, so bind first
             self.state = Fleet(self.routers, self.seed, self.subaccounts, self.base_url, self.epoch,
                                self.speed_test_duration_s, self.config_sync_s, self.reboot_s)
+            self.state.upgrade_s, self.state.upgrade_failure_rate = float(self.upgrade_s), float(self.upgrade_failure_rate)
         self.api = Api(self.state, self.faults, self.keys)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"ncm_sim:{self.port}", daemon=True)

@@ -157,3 +157,27 @@ class RouterConfigurationSerializer(serializers.Serializer):
     rows = ConfigurationRowSerializer(many=True)
     removed = serializers.ListField(child=serializers.CharField(), help_text="Settings removed on this router.")
     configuration_manager = serializers.CharField(allow_null=True, help_text="NCM id of the configuration manager.")
+
+
+class FirmwareVersionRowSerializer(serializers.Serializer):
+    product = serializers.CharField(help_text="NCM's full product name.")
+    firmware = serializers.CharField(help_text="The firmware version the routers run.")
+    routers = serializers.IntegerField()
+    online = serializers.IntegerField()
+    tenants = serializers.IntegerField(help_text="Tenants with such routers.")
+
+
+class GroupBehindSerializer(serializers.Serializer):
+    group = serializers.IntegerField()
+    tenant = serializers.IntegerField()
+    name = serializers.CharField()
+    product = serializers.CharField()
+    target_firmware = serializers.CharField(help_text="The group's target firmware version.")
+    routers = serializers.IntegerField()
+    behind = serializers.IntegerField(help_text="Routers not running the group's target firmware.")
+
+
+class FirmwareInventorySerializer(serializers.Serializer):
+    versions = FirmwareVersionRowSerializer(many=True)
+    groups_behind = GroupBehindSerializer(many=True)
+
