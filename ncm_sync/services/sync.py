@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -44,6 +43,7 @@ from ncm_sync.models import (
     Router,
     SyncState,
 )
+from portal import fastjson
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +57,17 @@ class SyncCancelled(Exception):
     """Another listing of the run failed; this one stopped early."""
 
 
-def serialize(obj: dict) -> str:
-    """The canonical text of an NCM object: hashed for change detection and stored as the row's JSON."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+def serialize(obj: dict) -> bytes:
+    """The canonical bytes of an NCM object (compact UTF-8 JSON, NCM's key order, by orjson: ~10x the standard
+    library): hashed for change detection and, for a row that changed, stored as the row's JSON."""
+    return fastjson.dumps(obj)
 
 
-def content_hash(obj: dict, text: str | None = None) -> str:
+def content_hash(obj: dict, text: bytes | str | None = None) -> str:
     # NCM sends keys in a stable order; a reordering would only cost one rewrite of the row.
-    return hashlib.blake2b((text if text is not None else serialize(obj)).encode(), digest_size=16).hexdigest()
+    if text is None:
+        text = serialize(obj)
+    return hashlib.blake2b(text.encode() if isinstance(text, str) else text, digest_size=16).hexdigest()
 
 
 @dataclass
@@ -128,6 +131,7 @@ class _ResourceWriter:
         self.update_fields = ["data", "content_hash", "last_seen_at", "deleted_at", *self.column_names,
                               *[f"{name}_id" for name in model.RELATIONS]]
         self.ncm_id_of = getattr(model, "ncm_id_of", None) or (lambda obj: str(obj.get("id") or ""))
+        self.keep_bytes_only = connection.vendor == "postgresql"
 
     def write_page(self, objects: list[dict]) -> None:
         """Write a page's new and changed rows. A row linking to a row of a resource still being listed in
@@ -152,8 +156,10 @@ class _ResourceWriter:
             columns = self.model.columns(obj)
             if self.enrich is not None:
                 self.enrich(self.model, columns)
-            row = {"ncm_id": ncm_id, "data": obj, "content_hash": digest, "last_seen_at": self.now,
-                   "deleted_at": None, **columns}
+            # PostgreSQL stores the bytes already made for the hash: a row waiting for its link target keeps
+            # those (compact) instead of the decoded object (a dict several times their size).
+            row = {"ncm_id": ncm_id, "data": None if self.keep_bytes_only else obj, "content_hash": digest,
+                   "last_seen_at": self.now, "deleted_at": None, **columns}
             row["_text"] = text
             if current is not None:
                 row["id"] = current.pk
@@ -239,7 +245,7 @@ def _public(row: dict) -> dict:
 
 def _pg_value(field, value, row):
     if field.name == "data":
-        return row["_text"]  # already serialised once for the hash; PostgreSQL parses it into jsonb
+        return row["_text"].decode()  # already serialised once for the hash; PostgreSQL parses it into jsonb
     if value is not None and isinstance(field, JSONField):
         from psycopg.types.json import Jsonb
 
@@ -305,6 +311,7 @@ class TenantSync:
         self.stats: dict[str, ResourceStats] = {}
         self._cancel = threading.Event()
         self.completed: set[str] = set()
+        self._listed = frozenset(m.__name__ for m in self.resources)
         self.alerts_cursor = ""
         self.new_alerts_cursor = ""
 
@@ -323,7 +330,14 @@ class TenantSync:
             self.writers[model] = writer
             self.stats[model.RESOURCE] = writer.stats
             mark = time.monotonic()
-            pages = _prefetched(self.client.iter_pages(model.RESOURCE, **self._filters_for(model)), self._cancel)
+            filters = self._filters_for(model)
+            if model is Alert:  # a cursor listing (newest first): one page after another
+                listing = self.client.iter_pages(model.RESOURCE, **filters)
+            else:
+                # As many rows as the mirror holds are expected: those pages are asked several at a time.
+                expected = sum(1 for e in writer.existing.values() if not e.deleted)
+                listing = self.client.iter_pages_parallel(model.RESOURCE, expected, **filters)
+            pages = _prefetched(listing, self._cancel)
             for page in pages:
                 if self._cancel.is_set():
                     raise SyncCancelled(model.RESOURCE)
@@ -364,7 +378,7 @@ class TenantSync:
 
     def _is_complete(self, model_name: str) -> bool:
         """True once the named resource has been listed to its end in this run (or is not listed in it)."""
-        return model_name in self.completed or model_name not in {m.__name__ for m in self.resources}
+        return model_name in self.completed or model_name not in self._listed
 
     def _enrich(self, model, columns: dict) -> None:
         """Fill the firmware version and product name columns from the names already known."""
