@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit
 
+import msgspec
 import requests
 from django.conf import settings
 
@@ -333,10 +334,11 @@ class NcmClient:
             return body["data"]
         return body
 
-    def iter_pages(self, resource: str, **filters) -> Iterator[list[dict]]:
+    def iter_pages(self, resource: str, *, raw: bool = False, **filters) -> Iterator[list]:
         """Yield every page of a listing. Raises (after retries) on any failed page: never a silent stop.
 
-        One `__in` filter is split into chunks of 100 values, each listed to its end in turn.
+        One `__in` filter is split into chunks of 100 values, each listed to its end in turn. `raw=True` yields
+        each object as the bytes NCM sent (`msgspec.Raw`, no dict built): see `decode_raw_page`.
         """
         in_keys = [key for key, value in filters.items() if key.endswith("__in") and not isinstance(value, str)]
         if len(in_keys) > 1:
@@ -346,18 +348,18 @@ class NcmClient:
             values = [str(v) for v in filters.pop(key)]
             for start in range(0, len(values), IN_CHUNK):
                 chunk = ",".join(values[start:start + IN_CHUNK])
-                yield from self._iter_listing(resource, {**filters, key: chunk})
+                yield from self._iter_listing(resource, {**filters, key: chunk}, raw=raw)
             return
-        yield from self._iter_listing(resource, filters)
+        yield from self._iter_listing(resource, filters, raw=raw)
 
-    def iter_pages_parallel(self, resource: str, expected_rows: int, **filters) -> Iterator[list[dict]]:
+    def iter_pages_parallel(self, resource: str, expected_rows: int, *, raw: bool = False, **filters) -> Iterator[list]:
         """Like `iter_pages`, fetching up to PARALLEL_PAGES offset pages at once when about `expected_rows` rows
         are expected (e.g. the mirror's count): pages are still yielded in order, a failed page still fails the
         listing. Only pages up to the expected count are asked ahead; past it the listing follows `meta.next`,
         and a listing that ends early wastes at most the requests already in flight (PARALLEL_PAGES - 1)."""
         pages = -(-max(0, expected_rows) // PAGE_SIZE)
         if pages <= 1 or PARALLEL_PAGES <= 1 or any(key.endswith("__in") for key in filters):
-            yield from self.iter_pages(resource, **filters)
+            yield from self.iter_pages(resource, raw=raw, **filters)
             return
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
@@ -372,7 +374,7 @@ class NcmClient:
             def ask_more():
                 nonlocal asked
                 while asked < pages and len(window) < PARALLEL_PAGES:
-                    window.append(pool.submit(self._page_body, resource, url, {**base, "offset": asked * PAGE_SIZE}))
+                    window.append(pool.submit(self._page_body, resource, url, {**base, "offset": asked * PAGE_SIZE}, raw))
                     asked += 1
 
             try:
@@ -385,7 +387,7 @@ class NcmClient:
                     if not next_url:
                         return
                     if index == pages - 1:  # more rows than expected: the rest one page after another
-                        yield from self._iter_listing(resource, {}, start=next_url)
+                        yield from self._iter_listing(resource, {}, start=next_url, raw=raw)
                         return
                     index += 1
                     ask_more()
@@ -393,19 +395,28 @@ class NcmClient:
                 for future in window:
                     future.cancel()
 
-    def _page_body(self, resource: str, url: str, params: dict | None) -> dict:
-        body = _json(self._read(url, params))
+    def _page_body(self, resource: str, url: str, params: dict | None, raw: bool = False) -> dict:
+        response = self._read(url, params)
+        if raw:
+            try:
+                page = _RAW_PAGE.decode(response.content)
+            except msgspec.ValidationError:
+                raise NcmError(f"NCM returned an unexpected body for {resource} (no data list)") from None
+            except msgspec.DecodeError:
+                raise NcmError(f"NCM returned a body that is not JSON ({urlsplit(response.url or '').path})") from None
+            return {"data": page.data, "meta": page.meta if isinstance(page.meta, dict) else {}}
+        body = _json(response)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise NcmError(f"NCM returned an unexpected body for {resource} (no data list)")
         return body
 
-    def _iter_listing(self, resource: str, filters: dict, start: str | None = None) -> Iterator[list[dict]]:
+    def _iter_listing(self, resource: str, filters: dict, start: str | None = None, raw: bool = False) -> Iterator[list]:
         params = {"limit": PAGE_SIZE, **_encode(filters)} if start is None else None
         url: str | None = self.url_for(resource) if start is None else start
         seen_urls: set[str] = set()
         pages = 0
         while url:
-            body = self._page_body(resource, url, params)
+            body = self._page_body(resource, url, params, raw)
             yield body["data"]
             pages += 1
             meta = body.get("meta") or {}
@@ -449,6 +460,16 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError)
+
+
+class _RawPage(msgspec.Struct):
+    """A listing page whose objects are kept as the bytes NCM sent (parsed only enough to split them)."""
+
+    data: list[msgspec.Raw]
+    meta: Any = None
+
+
+_RAW_PAGE = msgspec.json.Decoder(_RawPage)
 
 
 def _json(response: requests.Response) -> Any:

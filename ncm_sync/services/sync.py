@@ -22,6 +22,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
@@ -132,27 +135,49 @@ class _ResourceWriter:
                               *[f"{name}_id" for name in model.RELATIONS]]
         self.ncm_id_of = getattr(model, "ncm_id_of", None) or (lambda obj: str(obj.get("id") or ""))
         self.keep_bytes_only = connection.vendor == "postgresql"
+        self.raw_ids = getattr(model, "ncm_id_of", None) is None  # the id is the object's "id"
 
-    def write_page(self, objects: list[dict]) -> None:
+    def item_id(self, item) -> str:
+        """The ncm_id of a decoded object or of an object still in NCM's bytes (`msgspec.Raw`)."""
+        if isinstance(item, msgspec.Raw):
+            if self.raw_ids:
+                return _raw_id(item)
+            item = fastjson.loads(memoryview(item))
+        return self.ncm_id_of(item)
+
+    def write_page(self, objects: list) -> None:
         """Write a page's new and changed rows. A row linking to a row of a resource still being listed in
         this run (and not yet seen) waits in memory until that listing completes, so it is written once,
-        with its link, instead of twice."""
+        with its link, instead of twice.
+
+        Objects are dicts, or (the fast path) the bytes NCM sent (`msgspec.Raw`): then the change is detected
+        on those bytes (only the id is parsed out of them) and only a new or changed object is decoded."""
         self.stats.pages += 1
         self.stats.fetched += len(objects)
         rows: dict[str, dict] = {}
-        for obj in objects:
-            ncm_id = self.ncm_id_of(obj)
+        for item in objects:
+            if isinstance(item, msgspec.Raw):
+                text = bytes(item)
+                obj = None if self.raw_ids else fastjson.loads(text)
+                ncm_id = _raw_id(item) if obj is None else self.ncm_id_of(obj)
+            else:
+                obj = item
+                ncm_id = self.ncm_id_of(obj)
+                text = None
             if not ncm_id:
                 logger.warning("NCM %s object without an id skipped", self.model.RESOURCE)
                 continue
             # A row listed twice (an offset page shifted under a concurrent change): the later copy wins.
             self.seen.add(ncm_id)
-            text = serialize(obj)
-            digest = content_hash(obj, text)
+            if text is None:
+                text = serialize(obj)
+            digest = content_hash(None, text)
             current = self.existing.get(ncm_id)
             if current is not None and current.hash == digest and not current.deleted:
                 self.stats.unchanged += 1
                 continue
+            if obj is None:
+                obj = fastjson.loads(text)
             columns = self.model.columns(obj)
             if self.enrich is not None:
                 self.enrich(self.model, columns)
@@ -237,6 +262,19 @@ def _store_orm(writer: _ResourceWriter, creates: list[dict], updates: list[dict]
         return {row.ncm_id: row.pk for row in made}
     return dict(model.objects.filter(tenant_id=writer.tenant_id, ncm_id__in=[r["ncm_id"] for r in creates])
                 .values_list("ncm_id", "pk"))
+
+
+class _Id(msgspec.Struct):
+    id: Any = None
+
+
+_ID = msgspec.json.Decoder(_Id)
+
+
+def _raw_id(raw) -> str:
+    """`str(obj["id"] or "")` of an object still in NCM's bytes (every other key is skipped, not decoded)."""
+    value = _ID.decode(raw).id
+    return str(value) if value else ""
 
 
 def _public(row: dict) -> dict:
@@ -340,7 +378,7 @@ class TenantSync:
             else:
                 # As many rows as the mirror holds are expected: those pages are asked several at a time.
                 expected = sum(1 for e in writer.existing.values() if not e.deleted)
-                listing = self.client.iter_pages_parallel(model.RESOURCE, expected, **filters)
+                listing = self.client.iter_pages_parallel(model.RESOURCE, expected, raw=True, **filters)
             pages = _prefetched(listing, self._cancel)
             for page in pages:
                 if self._cancel.is_set():
@@ -370,6 +408,7 @@ class TenantSync:
         (one `id__in` call each, only for ids never seen), so rows are written once with their names."""
         from ncm_sync.models import ncm_ref
 
+        page = [fastjson.loads(memoryview(item)) if isinstance(item, msgspec.Raw) else item for item in page]
         wanted = {"firmwares": (self.firmware_versions, "version", ("actual_firmware", "target_firmware"))}
         if model is Group:
             wanted["products"] = (self.product_names, "name", ("product",))
@@ -488,8 +527,8 @@ class TenantSync:
             ids = [by_pk[pk] for pk in missing]
             wanted = set(ids)
             found = []
-            for page in self.client.iter_pages(model.RESOURCE, id__in=ids):
-                found.extend(obj for obj in page if writer.ncm_id_of(obj) in wanted)
+            for page in self.client.iter_pages(model.RESOURCE, raw=True, id__in=ids):  # hashed like the listing
+                found.extend(item for item in page if writer.item_id(item) in wanted)
             if found:
                 writer.write_page(found)
                 writer.stats.pages -= 1
