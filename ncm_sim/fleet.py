@@ -198,8 +198,15 @@ class Fleet:
         self.reboots: list[dict] = []
         self.writes: list[dict] = []
         self.calls: Counter = Counter()
+        # Bumped by every change a listing could show (see `touch`): the API's rendered pages are cached per
+        # version, so a page is built and encoded once however often it is read.
+        self.version = 0
 
         self._generate(routers, subaccounts)
+
+    def touch(self) -> None:
+        """Something visible changed: every cached page is stale."""
+        self.version += 1
 
     # ------------------------------------------------------------------ helpers
     def url(self, kind: str, obj_id) -> str:
@@ -566,6 +573,7 @@ class Fleet:
         }
         self.alerts.append(alert)
         self._alert_keys.append(timeuuid_key(tu))
+        self.touch()
         if resort:
             self._resort_alerts()
         return alert
@@ -602,7 +610,10 @@ class Fleet:
         row["pending"] = mask_passwords(pending)
         row["synched"] = synched
         router = self.tables["routers"][rid]
-        router["config_status"] = "suspended" if row["suspended"] else ("synched" if synched else "pending")
+        status = "suspended" if row["suspended"] else ("synched" if synched else "pending")
+        if router.get("config_status") != status:
+            router["config_status"] = status
+            self.touch()
         self._cm_dirty.discard(cmid)
 
     def _pin_actual(self, cmid: str) -> None:
@@ -622,6 +633,7 @@ class Fleet:
         self._pin_actual(cmid)
         row = self.tables["configuration_managers"][cmid]
         row["version_number"] += 1
+        self.touch()
         self._render_cm(cmid)
         heapq.heappush(self._sync_heap, (time.monotonic() + self.config_sync_s, cmid))
 
@@ -631,6 +643,7 @@ class Fleet:
         self._pin_actual(cmid)
         before = self._target(rid, 0)
         self.cm_config[cmid] = new_config
+        self.touch()
         if self._target(rid, 0) != before:
             self._config_changed(cmid)
             return True
@@ -644,6 +657,7 @@ class Fleet:
             self._pin_actual(cmid)
         self.group_config[gid] = new_config
         self.tables["groups"][gid]["configuration"] = mask_passwords(new_config)
+        self.touch()
         for cmid in members:
             self._config_changed(cmid)
         return changed
@@ -663,6 +677,7 @@ class Fleet:
             if row["suspended"] or self.tables["routers"][rid]["state"] != "online":
                 continue  # stays pending until it comes online / is resumed
             self.cm_actual[cmid] = None  # the device now runs the target
+            self.touch()
             self._render_cm(cmid)
 
     # ------------------------------------------------------------------ firmware upgrades
@@ -717,6 +732,7 @@ class Fleet:
             due, rid, _request_id = heapq.heappop(self._reboot_heap)
             if rid not in self.tables["routers"]:
                 continue
+            self.touch()
             for nid in self.router_nds.get(rid, []):
                 nd = self.tables["net_devices"].get(nid)
                 if nd is not None and nd.get("connection_state") == "connected":
@@ -724,6 +740,8 @@ class Fleet:
             self.tables["routers"][rid]["updated_at"] = iso(utcnow())
             if self.reboot_alerts:
                 self._add_alert(rid, "reboot_status_change", resort=True)
+        if self._link_up:
+            self.touch()  # uptimes are moving
         for nid, up_at in list(self._link_up.items()):
             nd = self.tables["net_devices"].get(nid)
             if nd is None or nd.get("connection_state") != "connected":
@@ -799,6 +817,7 @@ class Fleet:
     def create_router(self, **fields) -> dict:
         """Register a new router (with net devices, config manager, maybe a location)."""
         with self.lock:
+            self.touch()
             group = id_from_url(fields.pop("group", None))
             if group and group not in self.tables["groups"]:
                 raise KeyError(f"unknown group {group}")
@@ -823,6 +842,7 @@ class Fleet:
     def update_router(self, router_id, **fields) -> dict:
         """Change any router fields (state, name, group, ...), as NCM or the device would."""
         with self.lock:
+            self.touch()
             rid = str(router_id)
             row = self.tables["routers"][rid]
             now = iso(utcnow())
@@ -856,6 +876,7 @@ class Fleet:
             return copy.deepcopy(row)
 
     def move_router(self, rid: str, gid: str | None) -> None:
+        self.touch()
         row = self.tables["routers"][rid]
         self._pin_actual(self.router_cm[rid])
         if gid:
@@ -871,6 +892,7 @@ class Fleet:
     def delete_router(self, router_id) -> bool:
         """Unregister a router and everything hanging off it."""
         with self.lock:
+            self.touch()
             rid = str(router_id)
             if rid not in self.tables["routers"]:
                 return False

@@ -70,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = self.sim.api.handle(method, self.path, self.headers, body, host)
             elif (path == "/_sim" or path.startswith("/_sim/")) and self.sim.control:
                 resp = self.sim._control(method, self.path, body)
+                if method != "GET":
+                    with self.sim.state.lock:
+                        self.sim.state.touch()
             else:
                 resp = Resp(404, error_body(f"Not found: {path}", "not_found"))
         except Exception as exc:  # a simulator bug must not kill the connection silently
@@ -78,7 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp, host)
 
     def _send(self, resp: Resp, host: str) -> None:
-        if resp.body is None:
+        if resp.payload is not None:
+            payload = resp.payload  # a cached response, encoded once
+        elif resp.body is None:
             payload = b""
         elif isinstance(resp.body, bytes):
             payload = resp.body
@@ -87,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             if host != self.sim.netloc:  # URLs follow the host the client used (SDK retry mount)
                 text = text.replace(f"http://{self.sim.netloc}/", f"http://{host}/")
             payload = text.encode()
+            resp.payload = payload  # kept if the API cached this response
         self.send_response(resp.status)
         if payload or resp.status not in (204, 301):
             self.send_header("Content-Type", resp.content_type)

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from django.db.models import (
-    BooleanField, Case, CharField, Count, Exists, ExpressionWrapper, F, IntegerField, JSONField, OuterRef, Q,
+    BooleanField, Case, CharField, Count, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q,
     QuerySet, Subquery, Value, When,
 )
 from django.db.models.functions import Coalesce, Lower
@@ -30,6 +30,7 @@ from accounts.roles import Action
 from ncm_sync.models import (
     Alert, ConfigurationManager, Location, NetDevice, NetDeviceHealth, NetDeviceMetrics, Router,
 )
+from portal.fastjson import JSONField as FastJSONField
 
 __all__ = [
     "ALERT_EVENT_TYPES", "ALERT_STATUSES", "HEALTH_BANDS", "alert_counts", "alert_event_q", "alert_status",
@@ -321,7 +322,7 @@ def with_health(qs: QuerySet) -> QuerySet:
 
 def with_metrics_data(qs: QuerySet) -> QuerySet:
     """`metrics_data`: the latest NCM net_device_metrics object, as NCM sent it."""
-    return qs.annotate(metrics_data=latest_metrics("data", output_field=JSONField()))
+    return qs.annotate(metrics_data=latest_metrics("data", output_field=FastJSONField()))
 
 
 def band() -> Coalesce:

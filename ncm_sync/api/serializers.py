@@ -10,6 +10,7 @@ from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, 
 from portal.api.serializers import ScopedModelSerializer
 
 MIRROR_FIELDS = ["id", "tenant", "ncm_id", "first_seen_at", "last_seen_at", "deleted_at"]
+_DATETIME = serializers.DateTimeField()  # one instance for every row (it keeps no per-value state)
 
 
 class MirrorSerializer(ScopedModelSerializer):
@@ -23,7 +24,7 @@ class MirrorSerializer(ScopedModelSerializer):
         synced = getattr(obj.tenant, "last_synced_at", None) if obj.deleted_at is None else None
         if synced and synced > seen:
             seen = synced
-        return serializers.DateTimeField().to_representation(seen)
+        return _DATETIME.to_representation(seen)
 
     def to_representation(self, instance):
         portal = super().to_representation(instance)
