@@ -60,6 +60,10 @@ class Organization(TimestampedModel):
     require_two_factor = models.BooleanField(
         _("require two-factor sign-in"), default=False, help_text=_("Every user of this organization must use TOTP.")
     )
+    job_approval_threshold = models.PositiveIntegerField(
+        _("job approval threshold"), null=True, blank=True,
+        help_text=_("A job acting on more devices than this waits for a second user's approval (empty: off)."),
+    )
 
     objects = OrganizationQuerySet.as_manager()
 

@@ -1,6 +1,6 @@
 import django_filters
 
-from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
+from jobs.models import Job, JobItem, MaintenanceWindow, OrgJob, SpeedTestResult
 from portal.api.filters import TenantFilterSet
 
 
@@ -36,3 +36,13 @@ class MaintenanceWindowFilterSet(TenantFilterSet):
     class Meta:
         model = MaintenanceWindow
         fields = ["weekday", "enabled"]
+
+
+class OrgJobFilterSet(django_filters.FilterSet):
+    """MSP-wide jobs belong to an organization (no tenant): filter by it."""
+
+    organization = django_filters.NumberFilter(field_name="organization_id")
+
+    class Meta:
+        model = OrgJob
+        fields = ["kind", "status"]

@@ -8,11 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Action
 from portal.models import TenantOwnedModel
-from portal.scoping import TenantScopedQuerySet, allowed_tenants, is_anonymous, is_operator
+from portal.scoping import TenantScopedQuerySet, allowed_organizations, allowed_tenants, is_anonymous, is_operator
 
 __all__ = [
     "JobKind", "JobStatus", "ItemStatus", "Job", "JobItem", "JobLogEntry", "SpeedTestResult", "MaintenanceWindow",
-    "KIND_ACTIONS", "TERMINAL_ITEM_STATUSES",
+    "KIND_ACTIONS", "TERMINAL_ITEM_STATUSES", "OrgJob",
 ]
 
 
@@ -20,16 +20,20 @@ class JobKind(models.TextChoices):
     REBOOT = "reboot", _("Reboot")
     SPEED_TEST = "speed_test", _("Speed test")
     CONFIG_PUSH = "config_push", _("Config push")
+    FIRMWARE_UPGRADE = "firmware_upgrade", _("Firmware upgrade")
 
 
-# The role action each kind needs.
-KIND_ACTIONS = {JobKind.REBOOT: Action.REBOOT, JobKind.SPEED_TEST: Action.SPEED_TEST, JobKind.CONFIG_PUSH: Action.PUSH_CONFIG}
+# The role action each kind needs (a firmware upgrade changes what the devices run: the config push right).
+KIND_ACTIONS = {JobKind.REBOOT: Action.REBOOT, JobKind.SPEED_TEST: Action.SPEED_TEST, JobKind.CONFIG_PUSH: Action.PUSH_CONFIG,
+                JobKind.FIRMWARE_UPGRADE: Action.PUSH_CONFIG}
 
 
 class JobStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
     PENDING = "pending", _("Pending")
     SCHEDULED = "scheduled", _("Scheduled")
     RUNNING = "running", _("Running")
+    HALTED = "halted", _("Halted")
     SUCCEEDED = "succeeded", _("Succeeded")
     PARTIAL = "partial", _("Partially succeeded")
     FAILED = "failed", _("Failed")
@@ -63,11 +67,60 @@ class JobQuerySet(TenantScopedQuerySet):
         return self.filter(allowed)
 
 
+class OrgJobQuerySet(models.QuerySet):
+    """An MSP-wide job belongs to its organization: organization-level roles only (a customer's login, or a token
+    bound to one tenant, sees its own tenant's part as an ordinary job). `change` needs the kind's action."""
+
+    def for_user(self, user, action: str = Action.VIEW):
+        if is_anonymous(user):
+            return self.none()
+        if is_operator(user):
+            return self
+        if action != Action.CHANGE:
+            return self.filter(organization__in=allowed_organizations(user, action).values("id"))
+        allowed = Q()
+        for kind, kind_action in KIND_ACTIONS.items():
+            allowed |= Q(kind=kind, organization__in=allowed_organizations(user, kind_action).values("id"))
+        return self.filter(allowed)
+
+
+class OrgJob(models.Model):
+    """An MSP-wide job (docs/rollouts.md): one ordinary job per tenant (`Job.org_job`), released wave by wave
+    (`rollout.waves_by` = "tenant": canary customers first), each in its tenant's maintenance window and
+    in-flight cap; halts like a rollout; approved once for all its devices."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="org_jobs")
+    kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
+    status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    targets = models.JSONField(default=list, blank=True, help_text=_("[{tenant, routers, groups}] in wave order."))
+    rollout = models.JSONField(null=True, blank=True)
+    current_wave = models.PositiveIntegerField(default=0)
+    failures_accepted = models.PositiveIntegerField(default=0)
+    halt_reason = models.TextField(blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    device_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = OrgJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"MSP-wide {self.get_kind_display().lower()} #{self.pk} ({self.status})"
+
+
 class Job(TenantOwnedModel):
     """A bulk action on a tenant's routers or groups. Items are created when the job starts."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=JobKind.choices)
-    status = models.CharField(_("status"), max_length=12, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     # Targets as requested (portal ids); groups expand to their routers when the job starts.
     target_router_ids = models.JSONField(default=list, blank=True)
@@ -86,6 +139,20 @@ class Job(TenantOwnedModel):
     # Some task is responsible for the job until then (its start task, a drainer beating, a continuation
     # queued with a countdown). A pending or running job past it has no live work: the sweep resumes it.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Two-person rule (Organization.job_approval_threshold): a job over it waits for another user's approval.
+    device_count = models.PositiveIntegerField(default=0, help_text=_("Devices the job acts on (groups expanded)."))
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # Staged rollout (docs/rollouts.md): items run wave by wave; null = all at once.
+    rollout = models.JSONField(null=True, blank=True)
+    current_wave = models.PositiveIntegerField(default=0, help_text=_("Items of waves up to this one may be sent."))
+    wave_ended_at = models.DateTimeField(null=True, blank=True, help_text=_("When the current wave ended (soak start)."))
+    failures_accepted = models.PositiveIntegerField(
+        default=0, help_text=_("Failed + unknown items accepted by the last resume; the halt count starts above it."))
+    halt_reason = models.TextField(blank=True)
+    # Part of an MSP-wide job: held (scheduled, no time) until its wave is released.
+    org_job = models.ForeignKey(OrgJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    org_wave = models.PositiveIntegerField(default=0)
 
     objects = JobQuerySet.as_manager()
 
@@ -113,6 +180,7 @@ class JobItem(TenantOwnedModel):
     # dispatched_at + the dispatch lease) lost its worker and is reaped to `unknown`.
     lease_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    wave = models.PositiveIntegerField(default=0, help_text=_("The rollout wave (0 first) this item runs in."))
 
     class Meta:
         ordering = ["id"]
@@ -121,7 +189,7 @@ class JobItem(TenantOwnedModel):
             models.UniqueConstraint(fields=["job", "group"], condition=Q(group__isnull=False), name="jobitem_unique_group"),
             models.UniqueConstraint(fields=["job", "device"], condition=Q(device__isnull=False), name="jobitem_unique_device"),
         ]
-        indexes = [models.Index(fields=["job", "status"])]
+        indexes = [models.Index(fields=["job", "status"]), models.Index(fields=["job", "wave", "status"], name="jobitem_job_wave_status")]
 
     def __str__(self) -> str:
         return f"item {self.pk} of job {self.job_id} ({self.status})"

@@ -102,6 +102,26 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
             targets.append(entry)
         return {"kind": kind, "parameters": parameters, "targets": targets, "errors": []}
 
+    if kind == JobKind.FIRMWARE_UPGRADE:
+        from jobs.firmware import resolve_firmware, version_key
+
+        if routers:
+            return {"kind": kind, "parameters": parameters, "targets": [],
+                    "errors": ["A firmware upgrade targets groups: name groups, not routers."]}
+        resolved = resolve_firmware(tenant, groups, parameters["version"], allow_downgrade=parameters["allow_downgrade"])
+        wanted = version_key(parameters["version"])
+        for router in Router.objects.filter(tenant=tenant, group__in=groups, deleted_at__isnull=True).select_related("group"):
+            entry = _router_summary(router)
+            entry.update({"group": router.group_id, "firmware": router.firmware, "target": parameters["version"],
+                          "firmware_id": resolved[router.group.ncm_id]["firmware"]})
+            current = version_key(router.firmware)
+            entry["action"] = ("none (already on it)" if current == wanted else
+                               "downgrade" if current > wanted else "upgrade")
+            if router.state != "online":
+                entry["warning"] = "The router is not online: it upgrades when it next comes online; its item ends unknown after the timeout."
+            targets.append(entry)
+        return {"kind": kind, "parameters": parameters, "targets": targets, "errors": []}
+
     diff, mode = parameters["diff"], parameters["mode"]
     errors = ncm_config.validate_diff(diff)
     managers = {

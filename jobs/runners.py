@@ -30,12 +30,13 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Credential
 from jobs import services
 from jobs.concurrency import TenantSlots
+from jobs.firmware import FIRMWARE_REF
 from jobs.leases import extend_job_lease, item_heartbeat
 from jobs.models import ItemStatus, Job, JobItem, JobKind, JobStatus, SpeedTestResult
 from ncm_sync.client import (
@@ -84,13 +85,13 @@ def _client(job: Job):
 def _claim_next(job_id: int) -> JobItem | None:
     """Take the next pending item and mark it dispatched, committed before anything is sent."""
     with transaction.atomic():
-        job_status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        job_status, wave = Job.objects.filter(pk=job_id).values_list("status", "current_wave").first() or (None, 0)
         if job_status != JobStatus.RUNNING:
             return None
         item = (
             JobItem.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("router", "group", "job", "device")
-            .filter(job_id=job_id, status=ItemStatus.PENDING)
+            .filter(job_id=job_id, status=ItemStatus.PENDING, wave__lte=wave)
             .order_by("id")
             .first()
         )
@@ -170,7 +171,41 @@ def _send(client, item: JobItem, states: _RouterStates | None = None) -> dict | 
             response = write("configuration_managers", manager_id, body)
         version = response.get("version_number") if isinstance(response, dict) else None
         return {"version_number": version}
+    if job.kind == JobKind.FIRMWARE_UPGRADE:
+        return _set_group_target(client, item)
     raise ValueError(f"{job.kind} items are not sent one by one")
+
+
+def _set_group_target(client, item: JobItem) -> dict:
+    """Set the router's group's target firmware in NCM, once per group per job (the job's row lock orders the
+    drainers; a later item of the same group finds it done). The PATCH is idempotent, and an ambiguous answer
+    is settled by reading the group back (a safe read), never by sending again blindly."""
+    group = item.router.group if item.router_id else None
+    if group is None:
+        raise NcmError("The router is no longer in a group: NCM upgrades routers through their group's target firmware.")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=item.job_id)
+        wanted = (job.parameters.get("groups") or {}).get(group.ncm_id)
+        if wanted is None:
+            raise NcmError(f"The router moved to group {group.name!r} after the job was created; its firmware was not resolved.")
+        sent = (job.parameters.get("sent") or {}).get(group.ncm_id)
+        if sent is None:
+            url = client.url_for("firmwares", wanted["firmware"])
+            try:
+                client.patch("groups", group.ncm_id, {"target_firmware": url})
+            except NcmAmbiguousWriteError as ambiguous:
+                try:
+                    current = client.get("groups", group.ncm_id)
+                except NcmError:
+                    raise ambiguous from None
+                if ncm_ref((current or {}).get("target_firmware")) != wanted["firmware"]:
+                    raise
+            sent = timezone.now().isoformat()
+            job.parameters = {**job.parameters, "sent": {**(job.parameters.get("sent") or {}), group.ncm_id: sent}}
+            job.save(update_fields=["parameters"])
+            services.job_log(job, f"Group {group.name!r}: target firmware set to {wanted['version']} (NCM firmware "
+                                  f"{wanted['firmware']}); its routers upgrade as they come online.")
+    return {"group": group.ncm_id, "firmware": wanted["firmware"], "version": wanted["version"], "target_set_at": sent}
 
 
 def _configuration_manager_id(client, item: JobItem) -> str:
@@ -198,7 +233,7 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
     job = Job.objects.select_related("tenant").get(pk=job_id)
     if job.kind == JobKind.SPEED_TEST:
         run_speed_test(job_id)
-        return None
+        return rollout_step(_client(job), job_id)
     client = _client(job)
     if client is None and not (job.target_device_ids and not job.target_router_ids and not job.target_group_ids):
         _fail_all_pending(job, "The tenant has no NCM credential.")
@@ -229,20 +264,82 @@ def run_job(job_id: int, *, max_seconds: float = 240) -> float | None:
             return 0.0
         if job.kind == JobKind.REBOOT:
             confirm_delay = confirm_reboots(client, job, deadline=deadline)
+        elif job.kind == JobKind.FIRMWARE_UPGRADE:
+            confirm_delay = confirm_upgrades(client, job)
     reap_stale_items(job_id)
+    wave_delay = rollout_step(client, job_id)  # a staged rollout: open the next wave, soak, or halt
     finished = services.job_finish_if_done(job_id)
     if finished is not None and finished.kind == JobKind.CONFIG_PUSH:
         refresh_pushed_configuration(finished)
-    if JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING, job__status=JobStatus.RUNNING).exists():
+    if JobItem.objects.filter(job_id=job_id, status=ItemStatus.PENDING, job__status=JobStatus.RUNNING,
+                              wave__lte=F("job__current_wave")).exists():
         return 0.0
     oldest = (
         JobItem.objects.filter(job_id=job_id, status=ItemStatus.DISPATCHED, ncm_ref="")
         .order_by("dispatched_at").values_list("dispatched_at", flat=True).first()
     )
-    if oldest is None:
-        return confirm_delay
-    lease_delay = max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1)
-    return lease_delay if confirm_delay is None else min(lease_delay, confirm_delay)
+    lease_delay = max(1.0, (oldest + DISPATCH_LEASE - timezone.now()).total_seconds() + 1) if oldest else None
+    delays = [d for d in (lease_delay, confirm_delay, wave_delay) if d is not None]
+    return min(delays) if delays else None
+
+
+#
+# Staged rollouts (jobs.services holds the halt/advance decision; here: the soak against NCM's device health)
+#
+def rollout_step(client, job_id: int) -> float | None:
+    """When the current wave of a rollout has ended: wait out `pause_minutes` (returns the seconds left), then
+    check the wave's succeeded routers are still online in NCM (one offline now counts as a failure), then halt
+    or open the next wave (returns 0.0: drain again). None when there is nothing to do here."""
+    job = Job.objects.get(pk=job_id)
+    if not job.rollout or job.status != JobStatus.RUNNING or not services.rollout_wave_ended(job):
+        return None
+    pause = float(job.rollout.get("pause_minutes") or 0) * 60
+    if pause:
+        if job.wave_ended_at is None:
+            Job.objects.filter(pk=job_id, wave_ended_at__isnull=True, current_wave=job.current_wave).update(
+                wave_ended_at=timezone.now())
+            job.refresh_from_db(fields=["wave_ended_at"])
+            services.job_log(job, f"Wave {job.current_wave + 1} ended; soaking {job.rollout['pause_minutes']:g} min "
+                                  "before the next wave.")
+        left = (job.wave_ended_at + timedelta(seconds=pause) - timezone.now()).total_seconds()
+        if left > 0:
+            return max(0.5, left)
+        if client is not None and _soak_check(client, job) is None:
+            return 10.0  # NCM did not answer: the wave's health is not known yet; read again shortly
+    return 0.0 if services.rollout_next_wave(job_id) else None
+
+
+def _soak_check(client, job: Job) -> int | None:
+    """Routers of the current wave whose items succeeded but that NCM now shows offline: their items fail."""
+    items = list(JobItem.objects.filter(job_id=job.pk, wave=job.current_wave, status=ItemStatus.SUCCEEDED,
+                                        router__isnull=False).select_related("router"))
+    if not items:
+        return 0
+    ids = [str(item.router.ncm_id) for item in items]
+    states: dict[str, str | None] = {}
+    try:
+        with client:
+            for start in range(0, len(ids), 100):
+                for row in client.list("routers", id__in=ids[start:start + 100], fields="id,state"):
+                    states[str(row.get("id"))] = row.get("state")
+    except NcmError as exc:
+        # No health reading: the wave's health is unknown; the next attempt reads again.
+        services.job_log(job, f"Soak check of wave {job.current_wave + 1} could not read NCM: {exc.message}", level="warning")
+        return None
+    failed = 0
+    minutes = job.rollout.get("pause_minutes") or 0
+    for item in items:
+        state = states.get(str(item.router.ncm_id), "missing")
+        if state != "online":
+            failed += JobItem.objects.filter(pk=item.pk, status=ItemStatus.SUCCEEDED).update(
+                status=ItemStatus.FAILED, result={**(item.result or {}), "soak_state": state},
+                error=f"Succeeded, then the router was {state} in NCM at the end of the {minutes:g} min soak "
+                      "after its wave: counted as a failure.")
+    if failed:
+        services.job_update_counts(job.pk)
+        services.job_log(job, f"Soak check of wave {job.current_wave + 1}: {failed} router(s) went offline after "
+                              "their item succeeded.", level="warning")
+    return failed
 
 
 def _run_item(client, item: JobItem, states: _RouterStates | None = None) -> None:
@@ -273,6 +370,12 @@ def _run_item(client, item: JobItem, states: _RouterStates | None = None) -> Non
     except NcmError as exc:
         _record(item, ItemStatus.FAILED, error=exc.message)  # NCM's own words (400/403/409...)
     else:
+        if item.job.kind == JobKind.FIRMWARE_UPGRADE:
+            # The group's target is set: the item waits for NCM to show the router running it (confirm_upgrades).
+            JobItem.objects.filter(pk=item.pk, status__in=[ItemStatus.DISPATCHED, ItemStatus.UNKNOWN]).update(
+                status=ItemStatus.DISPATCHED, ncm_ref=(FIRMWARE_REF + result["firmware"])[:64], result=result,
+            )
+            return
         if item.job.kind == JobKind.REBOOT:
             # Accepted is not done: the item waits for NCM to show the reboot (confirm_reboots).
             request_id = str(((result or {}).get("reboot_activity") or {}).get("id") or "")
@@ -404,6 +507,72 @@ def confirm_reboots(client, job: Job, *, deadline: float | None = None, wait: bo
             cache.delete(lock)
 
 
+def confirm_upgrades(client, job: Job) -> float | None:
+    """Settle the job's routers awaiting their group's target firmware from NCM: `actual_firmware` equal to the
+    target -> succeeded; a `firmware_upgrade` alert saying it failed -> failed (NCM's words); past
+    `timeout_minutes` -> unknown (saying whether the router is offline). Returns the seconds until the next
+    check (growing with the wait, within the rate budget: one call per 100 routers), or None when none await."""
+    lock, token = f"jobs:confirm-fw:{job.pk}", uuid.uuid4().hex
+    awaiting_q = JobItem.objects.filter(job_id=job.pk, status=ItemStatus.DISPATCHED, ncm_ref__startswith=FIRMWARE_REF)
+    if not cache.add(lock, token, CONFIRM_LOCK_SECONDS):
+        return CONFIRM_RETRY_SECONDS if awaiting_q.exists() else None
+    try:
+        awaiting = list(awaiting_q.select_related("router"))
+        if not awaiting:
+            return None
+        by_router = {str(item.router.ncm_id): item for item in awaiting if item.router_id}
+        ids = list(by_router)
+        rows: dict[str, dict] = {}
+        failures: dict[str, dict] = {}
+        try:
+            for start in range(0, len(ids), 100):
+                for row in client.list("routers", id__in=ids[start:start + 100], fields="id,state,actual_firmware"):
+                    rows[str(row.get("id"))] = row
+            since = min(item.dispatched_at for item in awaiting) - timedelta(seconds=2)
+            for start in range(0, len(ids), 200):
+                for alert in client.list("alerts", type="firmware_upgrade", router__in=ids[start:start + 200],
+                                         created_at__gt=since.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")):
+                    info = alert.get("info") if isinstance(alert.get("info"), dict) else {}
+                    if info.get("success") is False:
+                        failures[ncm_ref(alert.get("router"))] = alert
+        except NcmError as exc:
+            logger.info("Firmware confirmation of job %s postponed: %s", job.pk, exc.message)
+            return 30.0
+        timeout = timedelta(minutes=float(job.parameters.get("timeout_minutes") or 60))
+        now, remaining = timezone.now(), []
+        for ncm_id, item in by_router.items():
+            row, target = rows.get(ncm_id), item.ncm_ref[len(FIRMWARE_REF):]
+            version = (item.result or {}).get("version") or job.parameters.get("version")
+            if row is not None and ncm_ref(row.get("actual_firmware")) == target:
+                _record(item, ItemStatus.SUCCEEDED, result={**(item.result or {}), "actual_firmware": target,
+                                                            "message": f"NCM shows the router running {version}."})
+            elif ncm_id in failures:
+                alert = failures[ncm_id]
+                info = alert.get("info") or {}
+                words = alert.get("friendly_info") or "The firmware upgrade failed."
+                if info.get("error") and str(info["error"]) not in words:
+                    words += f" ({info['error']})"
+                _record(item, ItemStatus.FAILED, error=words, result={**(item.result or {}), "alert": info})
+            elif row is None:
+                _record(item, ItemStatus.FAILED, error="NCM no longer lists this router.", result=item.result)
+            elif now - item.dispatched_at > timeout:
+                state = row.get("state")
+                minutes = timeout.total_seconds() / 60
+                _record(item, ItemStatus.UNKNOWN, result={**(item.result or {}), "router_state": state}, error=(
+                    f"The router was not online ({state}) in NCM and did not show firmware {version} within {minutes:g} min; it upgrades "
+                    "when it next comes online (NCM keeps its group's target)." if state != "online" else
+                    f"NCM showed neither firmware {version} on the router nor a failed upgrade within {minutes:g} min."))
+            else:
+                remaining.append(item)
+        if not remaining:
+            return None
+        age = (now - min(item.dispatched_at for item in remaining)).total_seconds()
+        return 2.0 if age < 30 else 10.0 if age < 300 else 60.0
+    finally:
+        if cache.get(lock) == token:
+            cache.delete(lock)
+
+
 def refresh_pushed_configuration(job: Job) -> int:
     """When a config push finishes, re-read from NCM what it changed (the routers' configuration managers, the
     groups) into the mirror, so pages show the pushed configuration now, not after the next sync. Returns the
@@ -494,8 +663,9 @@ def resume_stalled_jobs(*, unattended_only: bool = False) -> int:
             _resume_speed_test(job)
             extend_job_lease(job.pk)
         elif (job.status == JobStatus.RUNNING and JobItem.objects.filter(job=job, status=ItemStatus.PENDING).exists()) or (
-            job.kind == JobKind.REBOOT
-            and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED, ncm_ref__startswith=REBOOT_REF).exists()
+            job.kind in (JobKind.REBOOT, JobKind.FIRMWARE_UPGRADE)
+            and JobItem.objects.filter(job=job, status=ItemStatus.DISPATCHED)
+            .filter(Q(ncm_ref__startswith=REBOOT_REF) | Q(ncm_ref__startswith=FIRMWARE_REF)).exists()
         ):
             enqueue(services.RUN_JOB_TASK, job.pk)  # items to send, or accepted reboots to confirm
             extend_job_lease(job.pk)  # the queued drainer holds it now
@@ -532,7 +702,7 @@ def run_speed_test(job_id: int) -> None:
     with transaction.atomic():
         items = list(
             JobItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("router", "router__account")
-            .filter(job_id=job_id, status=ItemStatus.PENDING)
+            .filter(job_id=job_id, status=ItemStatus.PENDING, wave__lte=job.current_wave)
         )
         if not items or Job.objects.get(pk=job_id).status != JobStatus.RUNNING:
             return
@@ -694,6 +864,9 @@ def poll_speed_test(job_id: int, test_id: str, attempt: int) -> float | None:
                 _record(item, ItemStatus.FAILED, result=result,
                         error="NCM reported no successful speed test for this router's modem(s)" + (f": {said}" if said else "."))
     services.job_finish_if_done(job_id)
+    job.refresh_from_db()
+    if services.rollout_wave_ended(job) and job.status == JobStatus.RUNNING:
+        enqueue(services.RUN_JOB_TASK, job_id)  # a rollout: the drainer soaks, then halts or opens the next wave
     return None
 
 

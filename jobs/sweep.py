@@ -68,4 +68,14 @@ def sweep_jobs(*, at_startup: bool = False) -> dict:
         done["resumed"] = runners.resume_stalled_jobs(unattended_only=not at_startup)
     except DatabaseError:
         logger.warning("sweep could not resume running jobs; next sweep retries", exc_info=True)
+    # MSP-wide jobs: a wave whose tenant jobs all finished releases the next (or halts, or ends), even when
+    # the finishing job's hook was lost with its worker.
+    from jobs.models import OrgJob
+
+    for pk in OrgJob.objects.filter(status__in=[JobStatus.RUNNING, JobStatus.CANCELLED], finished_at__isnull=True) \
+            .values_list("pk", flat=True):
+        try:
+            services.org_job_step(pk)
+        except DatabaseError:
+            logger.warning("sweep could not step MSP-wide job %s; next sweep retries", pk, exc_info=True)
     return done

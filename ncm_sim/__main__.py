@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds before an online router syncs a changed config (default 2)")
     p.add_argument("--reboot-time", type=float, default=5.0,
                    help="seconds a delivered reboot takes until the router reports back (default 5)")
+    p.add_argument("--upgrade-time", type=float, default=20.0,
+                   help="seconds an online router takes to install its group's target firmware (default 20)")
+    p.add_argument("--upgrade-failure-rate", type=float, default=0.1,
+                   help="share of firmware upgrades that fail, seeded per router (default 0.1)")
     p.add_argument("--epoch", default=None,
                    help="ISO time the generated history ends at (default: now, floored to the hour)")
     p.add_argument("--no-control", action="store_true", help="do not serve the /_sim/ control API")
@@ -67,7 +71,7 @@ def main(argv=None) -> int:
                     retry_after=None if args.retry_after < 0 else args.retry_after, rate_5xx=args.rate_5xx,
                     ambiguous_write_rate=args.ambiguous_write_rate, fault_seed=args.fault_seed,
                     speed_test_duration_s=args.speed_test_duration, config_sync_s=args.config_sync_delay,
-                    reboot_s=args.reboot_time,
+                    reboot_s=args.reboot_time, upgrade_s=args.upgrade_time, upgrade_failure_rate=args.upgrade_failure_rate,
                     control=not args.no_control, epoch=epoch, verbose=args.verbose)
     signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly when a supervisor terminates us
     sim.start()

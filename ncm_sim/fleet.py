@@ -185,6 +185,10 @@ class Fleet:
         self._sync_heap: list[tuple] = []
         self._reboot_heap: list[tuple] = []      # (due, router id, request id): delivered reboots in progress
         self._link_up: dict[str, float] = {}     # net device id -> monotonic time its link came back after a reboot
+        self._upgrade_heap: list[tuple] = []     # (due, router id, firmware id): upgrades to a group's target
+        self.upgrade_s = 20.0                    # seconds an online router takes to install its target firmware
+        self.upgrade_failure_rate = 0.1          # share of upgrades that fail (seeded per router and firmware)
+        self.failing_upgrades: set[str] = set()  # router ids whose upgrades always fail (tests)
         self._jobs: dict[str, dict] = {}
         self._next = {"accounts": self.id_base + 1000, "groups": self.id_base + 20_000,
                       "routers": self.id_base + 1_000_000, "net_devices": self.id_base + 3_000_000,
@@ -195,8 +199,15 @@ class Fleet:
         self.reboots: list[dict] = []
         self.writes: list[dict] = []
         self.calls: Counter = Counter()
+        # Bumped by every change a listing could show (see `touch`): the API's rendered pages are cached per
+        # version, so a page is built and encoded once however often it is read.
+        self.version = 0
 
         self._generate(routers, subaccounts)
+
+    def touch(self) -> None:
+        """Something visible changed: every cached page is stale."""
+        self.version += 1
 
     # ------------------------------------------------------------------ helpers
     def url(self, kind: str, obj_id) -> str:
@@ -563,6 +574,7 @@ class Fleet:
         }
         self.alerts.append(alert)
         self._alert_keys.append(timeuuid_key(tu))
+        self.touch()
         if resort:
             self._resort_alerts()
         return alert
@@ -599,7 +611,10 @@ class Fleet:
         row["pending"] = mask_passwords(pending)
         row["synched"] = synched
         router = self.tables["routers"][rid]
-        router["config_status"] = "suspended" if row["suspended"] else ("synched" if synched else "pending")
+        status = "suspended" if row["suspended"] else ("synched" if synched else "pending")
+        if router.get("config_status") != status:
+            router["config_status"] = status
+            self.touch()
         self._cm_dirty.discard(cmid)
 
     def _pin_actual(self, cmid: str) -> None:
@@ -619,6 +634,7 @@ class Fleet:
         self._pin_actual(cmid)
         row = self.tables["configuration_managers"][cmid]
         row["version_number"] += 1
+        self.touch()
         self._render_cm(cmid)
         heapq.heappush(self._sync_heap, (time.monotonic() + self.config_sync_s, cmid))
 
@@ -628,6 +644,7 @@ class Fleet:
         self._pin_actual(cmid)
         before = self._target(rid, 0)
         self.cm_config[cmid] = new_config
+        self.touch()
         if self._target(rid, 0) != before:
             self._config_changed(cmid)
             return True
@@ -641,6 +658,7 @@ class Fleet:
             self._pin_actual(cmid)
         self.group_config[gid] = new_config
         self.tables["groups"][gid]["configuration"] = mask_passwords(new_config)
+        self.touch()
         for cmid in members:
             self._config_changed(cmid)
         return changed
@@ -650,6 +668,7 @@ class Fleet:
         back (a `reboot_status_change` alert, their links' uptime restarts)."""
         now = time.monotonic()
         self._finish_reboots(now)
+        self._finish_upgrades(now)
         while self._sync_heap and self._sync_heap[0][0] <= now:
             _due, cmid = heapq.heappop(self._sync_heap)
             if cmid not in self.cm_router:
@@ -659,7 +678,46 @@ class Fleet:
             if row["suspended"] or self.tables["routers"][rid]["state"] != "online":
                 continue  # stays pending until it comes online / is resumed
             self.cm_actual[cmid] = None  # the device now runs the target
+            self.touch()
             self._render_cm(cmid)
+
+    # ------------------------------------------------------------------ firmware upgrades
+    def schedule_upgrade(self, rid: str) -> None:
+        """The router's target firmware differs from what it runs: it upgrades after `upgrade_s` once online."""
+        row = self.tables["routers"].get(rid)
+        if row is None or not row.get("target_firmware") or row["target_firmware"] == row["actual_firmware"]:
+            return
+        heapq.heappush(self._upgrade_heap, (time.monotonic() + self.upgrade_s, rid, id_from_url(row["target_firmware"])))
+
+    def upgrade_fails(self, rid: str, fid: str) -> bool:
+        if rid in self.failing_upgrades:
+            return True
+        return random.Random(f"upgrade:{self.seed}:{rid}:{fid}").random() < self.upgrade_failure_rate
+
+    def _finish_upgrades(self, now: float) -> None:
+        waiting = []
+        while self._upgrade_heap and self._upgrade_heap[0][0] <= now:
+            _due, rid, fid = heapq.heappop(self._upgrade_heap)
+            row = self.tables["routers"].get(rid)
+            if row is None or id_from_url(row.get("target_firmware")) != fid or row["actual_firmware"] == row["target_firmware"]:
+                continue  # gone, superseded by another target, or already there
+            if row["state"] != "online":
+                waiting.append((now + self.upgrade_s, rid, fid))  # an offline router upgrades once back online
+                continue
+            version = self.tables["firmwares"][fid]["version"]
+            if self.upgrade_fails(rid, fid):
+                self._add_alert(rid, "firmware_upgrade", resort=True, info={
+                    "state": "failed", "target_firmware": {"version": version}, "success": False, "error": "install_timeout",
+                }, friendly_info=f"The firmware upgrade to {version} failed: install_timeout.")
+                continue  # the router keeps its firmware (upgrade_pending stays true)
+            row["actual_firmware"] = row["target_firmware"]
+            row["upgrade_pending"] = False
+            row["updated_at"] = iso(utcnow())
+            self._add_alert(rid, "firmware_upgrade", resort=True, info={
+                "state": "complete", "target_firmware": {"version": version}, "success": True,
+            }, friendly_info="The device firmware has been upgraded.")
+        for entry in waiting:
+            heapq.heappush(self._upgrade_heap, entry)
 
     # ------------------------------------------------------------------ reboots
     def start_reboot(self, rid: str, request_id: str) -> bool:
@@ -675,6 +733,7 @@ class Fleet:
             due, rid, _request_id = heapq.heappop(self._reboot_heap)
             if rid not in self.tables["routers"]:
                 continue
+            self.touch()
             for nid in self.router_nds.get(rid, []):
                 nd = self.tables["net_devices"].get(nid)
                 if nd is not None and nd.get("connection_state") == "connected":
@@ -682,6 +741,8 @@ class Fleet:
             self.tables["routers"][rid]["updated_at"] = iso(utcnow())
             if self.reboot_alerts:
                 self._add_alert(rid, "reboot_status_change", resort=True)
+        if self._link_up:
+            self.touch()  # uptimes are moving
         for nid, up_at in list(self._link_up.items()):
             nd = self.tables["net_devices"].get(nid)
             if nd is None or nd.get("connection_state") != "connected":
@@ -757,6 +818,7 @@ class Fleet:
     def create_router(self, **fields) -> dict:
         """Register a new router (with net devices, config manager, maybe a location)."""
         with self.lock:
+            self.touch()
             group = id_from_url(fields.pop("group", None))
             if group and group not in self.tables["groups"]:
                 raise KeyError(f"unknown group {group}")
@@ -781,6 +843,7 @@ class Fleet:
     def update_router(self, router_id, **fields) -> dict:
         """Change any router fields (state, name, group, ...), as NCM or the device would."""
         with self.lock:
+            self.touch()
             rid = str(router_id)
             row = self.tables["routers"][rid]
             now = iso(utcnow())
@@ -809,10 +872,12 @@ class Fleet:
                 self._add_alert(rid, "connection_state", info={"state": new_state}, resort=True)
                 if new_state == "online":
                     self.schedule_sync(self.router_cm[rid])
+                    self.schedule_upgrade(rid)
             row["updated_at"] = now
             return copy.deepcopy(row)
 
     def move_router(self, rid: str, gid: str | None) -> None:
+        self.touch()
         row = self.tables["routers"][rid]
         self._pin_actual(self.router_cm[rid])
         if gid:
@@ -828,6 +893,7 @@ class Fleet:
     def delete_router(self, router_id) -> bool:
         """Unregister a router and everything hanging off it."""
         with self.lock:
+            self.touch()
             rid = str(router_id)
             if rid not in self.tables["routers"]:
                 return False

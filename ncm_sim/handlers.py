@@ -37,6 +37,7 @@ class Resp:
     applied: bool = False            # for writes: did the fleet change?
     content_type: str = "application/json"
     reboots: list = field(default_factory=list)  # reboot records this call created
+    payload: bytes | None = None     # the encoded body, kept with a cached response (see Api._cached)
 
 
 class ApiError(Exception):
@@ -150,6 +151,11 @@ class Api:
         self.fleet = fleet
         self.faults = faults
         self.keys = dict(keys)
+        # Rendered GET responses and filtered/ordered listings of the current fleet version: a page is built
+        # (and encoded, by the server) once per version, so reading the fleet costs the simulator ~nothing.
+        self._cache_version = -1
+        self._responses: dict[tuple, Resp] = {}
+        self._listings: dict[tuple, list] = {}
 
     # ---------------------------------------------------------------- entry point
     def handle(self, method: str, raw_path: str, headers, body: bytes, host: str) -> Resp:
@@ -185,12 +191,18 @@ class Api:
             payload = self._parse_body(body) if method in ("POST", "PUT", "PATCH") else None
             with fleet.lock:
                 fleet.tick()
-                resp = self._dispatch(method, parts, params, payload, host, query)
+                if method == "GET" and parts and parts[0] != "speed_test":
+                    resp = self._cached(parts, params, host, query, raw_path)
+                else:
+                    resp = self._dispatch(method, parts, params, payload, host, query)
         except ApiError as exc:
             resp = Resp(exc.status, exc.body)
         except ConfigDiffError as exc:  # pragma: no cover - handlers convert these
             resp = Resp(400, error_body(exc.message, "validation"))
 
+        if is_write:
+            with fleet.lock:
+                fleet.touch()  # a write (even a refused one) may have changed what listings show
         fault_tag = None
         if is_write and 200 <= resp.status < 300:
             reboots = resp.reboots
@@ -200,6 +212,38 @@ class Api:
                 resp, fault_tag = self._fault_resp(502, {}, applied=resp.applied), "ambiguous"
             resp.reboots = reboots
         return self._finish(resp, method, raw_path, key, body, fault_tag)
+
+    CACHE_ENTRIES = 4096
+
+    def _fresh_cache(self) -> None:
+        if self._cache_version != self.fleet.version or len(self._responses) > self.CACHE_ENTRIES:
+            self._responses.clear()
+            self._listings.clear()
+            self._cache_version = self.fleet.version
+
+    def _cached(self, parts, params, host: str, query: str, raw_path: str) -> Resp:
+        """A GET answered from the cache of this fleet version (an error is never cached). Call with the lock."""
+        self._fresh_cache()
+        key = (raw_path, host)
+        resp = self._responses.get(key)
+        if resp is None:
+            resp = self._dispatch("GET", parts, params, None, host, query)
+            if resp.status == 200 and self._cache_version == self.fleet.version:
+                self._responses[key] = resp
+        return resp
+
+    def _listing(self, resource: str, spec: Spec, params: list, source) -> list:
+        """The filtered, ordered rows of a listing (any page of it), kept for this fleet version."""
+        self._fresh_cache()
+        key = (resource, tuple(sorted((k, v) for k, v in params if k not in ("limit", "offset"))))
+        rows = self._listings.get(key)
+        if rows is None:
+            preds = self._compile_filters(spec, params, in_cap=resource != "alerts")
+            rows = [r for r in source if all(p(r) for p in preds)] if preds else list(source)
+            rows = self._order(rows, spec, params)
+            if self._cache_version == self.fleet.version:
+                self._listings[key] = rows
+        return rows
 
     def _authorized(self, headers) -> bool:
         return all(headers.get(name) == value for name, value in self.keys.items())
@@ -407,13 +451,13 @@ class Api:
 
     def _list(self, resource: str, spec: Spec, params: list, host: str) -> Resp:
         limit, offset = self._limits(params)
-        preds = self._compile_filters(spec, params)
         if resource == "speed_test":
+            preds = self._compile_filters(spec, params)
             rows = [self.fleet.render_speed_job(j) for j in self.fleet._jobs]
+            rows = self._order([r for r in rows if all(p(r) for p in preds)], spec, params)
         else:
-            rows = self.fleet.tables[spec.table].values()
-        rows = [r for r in rows if all(p(r) for p in preds)] if preds else list(rows)
-        rows = self._order(rows, spec, params)
+            self._compile_filters(spec, params)  # validates (the 100-value cap on __in) before the cache
+            rows = self._listing(resource, spec, params, self.fleet.tables[spec.table].values())
         total = len(rows)
         page = rows[offset:offset + limit]
         if resource == "configuration_managers":
@@ -432,12 +476,11 @@ class Api:
             raise ApiError(409, "A router filter is required for router_alerts", "validation")
         limit, offset = self._limits(params)
         # /alerts/ has no 100-value limit on __in filters (seed 001, "Special Notes").
-        preds = self._compile_filters(spec, params, in_cap=resource != "alerts")
+        self._compile_filters(spec, params, in_cap=resource != "alerts")  # validates before the cache
         source = self.fleet.alerts
         if resource == "router_alerts":
             source = [a for a in source if a["router"] is not None]
-        rows = [r for r in source if all(p(r) for p in preds)]
-        rows = self._order(rows, spec, params)
+        rows = self._listing(resource, spec, params, source)
         page = rows[offset:offset + limit]
         if resource == "router_alerts":
             page = [{k: v for k, v in a.items() if k != "account"} for a in page]
@@ -655,6 +698,7 @@ class Api:
                 r = fleet.tables["routers"][rid]
                 r["target_firmware"] = row["target_firmware"]
                 r["upgrade_pending"] = r["target_firmware"] != r["actual_firmware"]
+                fleet.schedule_upgrade(rid)
         if "account" in payload:
             row["account"] = fleet.url("accounts", self._lookup("accounts", payload["account"]))
         if "name" in payload:

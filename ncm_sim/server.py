@@ -74,6 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = Resp(status, payload, content_type=v3.MEDIA)
             elif (path == "/_sim" or path.startswith("/_sim/")) and self.sim.control:
                 resp = self.sim._control(method, self.path, body)
+                if method != "GET":
+                    with self.sim.state.lock:
+                        self.sim.state.touch()
             else:
                 resp = Resp(404, error_body(f"Not found: {path}", "not_found"))
         except Exception as exc:  # a simulator bug must not kill the connection silently
@@ -82,7 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp, host)
 
     def _send(self, resp: Resp, host: str) -> None:
-        if resp.body is None:
+        if resp.payload is not None:
+            payload = resp.payload  # a cached response, encoded once
+        elif resp.body is None:
             payload = b""
         elif isinstance(resp.body, bytes):
             payload = resp.body
@@ -91,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
             if host != self.sim.netloc:  # URLs follow the host the client used (SDK retry mount)
                 text = text.replace(f"http://{self.sim.netloc}/", f"http://{host}/")
             payload = text.encode()
+            resp.payload = payload  # kept if the API cached this response
         self.send_response(resp.status)
         if payload or resp.status not in (204, 301):
             self.send_header("Content-Type", resp.content_type)
@@ -125,6 +131,7 @@ class SimServer:
                  rate_429: float = 0.0, retry_after: int | None = 1, rate_5xx: float = 0.0,
                  ambiguous_write_rate: float = 0.0, fault_seed: int | None = None,
                  speed_test_duration_s: float = 5.0, config_sync_s: float = 2.0, reboot_s: float = 5.0,
+                 upgrade_s: float = 20.0, upgrade_failure_rate: float = 0.1,
                  control: bool = True, epoch: datetime | None = None, verbose: bool = False,
                  v3_token: str | None = None):
         self.routers = routers
@@ -141,6 +148,7 @@ class SimServer:
         self.speed_test_duration_s = speed_test_duration_s
         self.config_sync_s = config_sync_s
         self.reboot_s = reboot_s
+        self.upgrade_s, self.upgrade_failure_rate = upgrade_s, upgrade_failure_rate
         self.control = control
         self.epoch = epoch
         self.verbose = verbose
@@ -161,6 +169,7 @@ class SimServer:
         if self.state is None:  # the fleet's URLs need the port, so bind first
             self.state = Fleet(self.routers, self.seed, self.subaccounts, self.base_url, self.epoch,
                                self.speed_test_duration_s, self.config_sync_s, self.reboot_s)
+            self.state.upgrade_s, self.state.upgrade_failure_rate = float(self.upgrade_s), float(self.upgrade_failure_rate)
         self.api = Api(self.state, self.faults, self.keys)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"ncm_sim:{self.port}", daemon=True)

@@ -34,6 +34,7 @@ def sim_server(routers: int = 50, seed: int = 1, **kwargs) -> Iterator[SimServer
     kwargs.setdefault("speed_test_duration_s", 0.5)
     kwargs.setdefault("config_sync_s", 0.2)
     kwargs.setdefault("reboot_s", 0.3)
+    kwargs.setdefault("upgrade_s", 0.5)
     sim = SimServer(routers=routers, seed=seed, **kwargs)
     with sim:
         yield sim
@@ -62,6 +63,7 @@ class SimFleet:
         kwargs.setdefault("speed_test_duration_s", 0.5)
         kwargs.setdefault("config_sync_s", 0.2)
         kwargs.setdefault("reboot_s", 0.3)
+        kwargs.setdefault("upgrade_s", 0.5)
         sim = SimServer(routers=routers, seed=seed, **kwargs).start()
         self.servers.append(sim)
         return sim

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from portal import fastjson
 from portal.models import TenantOwnedModel
 from portal.scoping import TenantScopedQuerySet
 
@@ -48,7 +49,7 @@ class MirroredModel(TenantOwnedModel):
     RELATIONS: dict[str, tuple[str, str]] = {}
 
     ncm_id = models.CharField(_("NCM id"), max_length=64)
-    data = models.JSONField(_("NCM object"), default=dict)
+    data = fastjson.JSONField(_("NCM object"), default=dict)
     content_hash = models.CharField(max_length=32, editable=False)
     first_seen_at = models.DateTimeField(_("first seen at"))
     last_seen_at = models.DateTimeField(_("last seen at"), help_text=_("Last time the row was written from NCM."))

@@ -15,10 +15,11 @@ queryset expect it already scoped.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import (
-    BooleanField, Case, CharField, Count, Exists, ExpressionWrapper, F, IntegerField, JSONField, OuterRef, Q,
+    BooleanField, Case, CharField, Count, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q,
     QuerySet, Subquery, Value, When,
 )
 from django.db.models.functions import Coalesce, Lower
@@ -29,6 +30,7 @@ from accounts.roles import Action
 from ncm_sync.models import (
     Alert, ConfigurationManager, Location, NetDevice, NetDeviceHealth, NetDeviceMetrics, Router,
 )
+from portal.fastjson import JSONField as FastJSONField
 
 __all__ = [
     "ALERT_EVENT_TYPES", "ALERT_STATUSES", "HEALTH_BANDS", "alert_counts", "alert_event_q", "alert_status",
@@ -36,6 +38,7 @@ __all__ = [
     "latest_location", "live_tenant_figures", "modem_figures", "modems_for", "open_alert_q", "outdated_q",
     "overview_totals", "TENANT_FIGURES",
     "router_configuration", "router_figures", "routers_for", "with_health", "with_metrics_data", "with_signal",
+    "firmware_inventory", "version_key",
 ]
 
 
@@ -319,7 +322,7 @@ def with_health(qs: QuerySet) -> QuerySet:
 
 def with_metrics_data(qs: QuerySet) -> QuerySet:
     """`metrics_data`: the latest NCM net_device_metrics object, as NCM sent it."""
-    return qs.annotate(metrics_data=latest_metrics("data", output_field=JSONField()))
+    return qs.annotate(metrics_data=latest_metrics("data", output_field=FastJSONField()))
 
 
 def band() -> Coalesce:
@@ -425,3 +428,38 @@ def router_configuration(router: Router) -> dict[str, Any]:
         "configuration_manager": manager.ncm_id if manager else None,
         "manager": manager,
     }
+
+
+#
+# Firmware inventory: which versions run where, which groups are behind (API and dashboards)
+#
+def version_key(version: str) -> tuple:
+    """"7.24.10" -> (7, 24, 10): numeric parts compare as numbers ("7.24.10" > "7.9.0")."""
+    return tuple(int(part) for part in re.findall(r"\d+", str(version or "")))
+
+
+def firmware_inventory(routers, groups) -> dict:
+    """Which firmware versions run where (per product and version, counts of routers, of those online), and
+    which groups are behind (routers not yet on the group's target). `routers`, `groups`: scoped querysets."""
+    live = routers.filter(deleted_at__isnull=True)
+    versions = [
+        {"product": row["product"], "firmware": row["firmware"], "routers": row["n"], "online": row["online"],
+         "tenants": row["tenants"]}
+        for row in live.values("product", "firmware").annotate(
+            n=Count("id"), online=Count("id", filter=Q(state="online")), tenants=Count("tenant", distinct=True),
+        ).order_by("product", "firmware")
+    ]
+    versions.sort(key=lambda r: (r["product"], version_key(r["firmware"])))
+    behind = []
+    rows = (
+        groups.filter(deleted_at__isnull=True).exclude(target_firmware_ncm_id="")
+        .annotate(routers_total=Count("routers", filter=Q(routers__deleted_at__isnull=True)),
+                  routers_behind=Count("routers", filter=Q(routers__deleted_at__isnull=True)
+                                       & ~Q(routers__actual_firmware_ncm_id=F("target_firmware_ncm_id"))))
+        .filter(routers_behind__gt=0).order_by("tenant_id", "name")
+        .values("id", "tenant", "name", "product", "firmware", "target_firmware_ncm_id", "routers_total", "routers_behind")
+    )
+    for row in rows:
+        behind.append({"group": row["id"], "tenant": row["tenant"], "name": row["name"], "product": row["product"],
+                       "target_firmware": row["firmware"], "routers": row["routers_total"], "behind": row["routers_behind"]})
+    return {"versions": versions, "groups_behind": behind}

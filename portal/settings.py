@@ -127,7 +127,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No JIT: the overview's per-tenant counts look expensive to the planner once the mirror is large, and
     # compiling them took 2.6 s of a 2.7 s query at 100k routers (for an MSP of 1k). Short OLTP queries never
     # gain from it. Through PgBouncer (which refuses this startup option) set `jit = off` on the database.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # libpq's `options` replaces PGOPTIONS: keep what the environment asks for (e.g. a lock_timeout) beside it.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"{os.environ.get('PGOPTIONS', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 #
@@ -306,7 +307,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_THROTTLE_RATE", "6000/min")},
     "EXCEPTION_HANDLER": "portal.api.exceptions.json_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "portal.api.renderers.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

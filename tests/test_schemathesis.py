@@ -88,6 +88,7 @@ def _operations(schema):
 
 
 @pytest.mark.xdist_group("schemathesis")
+@pytest.mark.timeout(900)  # one test walking every operation: its time grows with the API (about 330 s on a loaded CI box)
 @pytest.mark.django_db
 def test_schemathesis_no_server_errors(world, in_process_requests, caplog):
     from portal.wsgi import application

@@ -2,7 +2,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, include, path, re_path
 
-from ui.views import account, admin, credentials, devices, jobs, maintenance, overview, reports, tenant, users, webhooks
+from ui.views import (
+    account, admin, credentials, devices, jobs, maintenance, overview, reports, rollouts, tenant, users, webhooks,
+)
 from ui.views.errors import not_found_view, portal_errors
 
 auth_patterns = [
@@ -44,6 +46,12 @@ page_patterns = [
     path("t/<int:tenant_id>/reports/schedules/", reports.report_schedule_add, name="report-schedule-add"),
     path("t/<int:tenant_id>/reports/schedules/<int:schedule_id>/remove/", reports.report_schedule_remove,
          name="report-schedule-remove"),
+    path("t/<int:tenant_id>/jobs/<int:job_id>/approve/", jobs.job_approve, name="job-approve"),
+    path("t/<int:tenant_id>/jobs/<int:job_id>/reject/", jobs.job_reject, name="job-reject"),
+    path("t/<int:tenant_id>/jobs/<int:job_id>/resume/", jobs.job_resume, name="job-resume"),
+    path("msp-jobs/", rollouts.msp_jobs, name="msp-jobs"),
+    path("msp-jobs/<int:org_job_id>/", rollouts.msp_job_detail, name="msp-job-detail"),
+    path("msp-jobs/<int:org_job_id>/<str:action>/", rollouts.msp_job_control, name="msp-job-control"),
     path("t/<int:tenant_id>/credentials/", credentials.credentials, name="credentials"),
     path("t/<int:tenant_id>/credentials/test/", credentials.credential_test, name="credential-test"),
     path("t/<int:tenant_id>/maintenance/", maintenance.maintenance_windows, name="maintenance"),

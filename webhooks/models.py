@@ -13,6 +13,7 @@ __all__ = ["Event", "Webhook", "WebhookDelivery", "DeliveryStatus", "AlertPushRe
 
 class Event(models.TextChoices):
     JOB_FINISHED = "job.finished", _("Job finished")
+    JOB_HALTED = "job.halted", _("Job rollout halted")
     SYNC_FAILED = "sync.failed", _("Sync failed")
     ROUTER_OFFLINE = "router.offline", _("Router went offline")
     ROUTER_ONLINE = "router.online", _("Router came online")

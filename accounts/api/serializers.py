@@ -19,7 +19,7 @@ def _actor(serializer):
 class OrganizationSerializer(ScopedModelSerializer):
     class Meta:
         model = Organization
-        fields = ["id", "name", "slug", "require_two_factor", "created_at"]
+        fields = ["id", "name", "slug", "require_two_factor", "job_approval_threshold", "created_at"]
         read_only_fields = ["created_at"]
 
     def create(self, validated_data):

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from accounts.roles import Action
 from jobs import filtersets, services
 from jobs.api import serializers
-from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
+from jobs.models import Job, JobItem, MaintenanceWindow, OrgJob, SpeedTestResult
 from jobs.preview import job_preview
 from portal.api.export import ExportableListMixin
 from portal.api.viewsets import TenantScopedModelViewSet, TenantScopedReadOnlyViewSet, TenantScopedViewSet
@@ -32,6 +32,8 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             return serializers.JobListSerializer
         if self.action == "retry_failed":
             return serializers.RetryFailedSerializer
+        if self.action == "reject":
+            return serializers.RejectSerializer
         return serializers.JobSerializer
 
     def scoped_queryset(self, queryset):
@@ -45,6 +47,7 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             user=self.request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
             group_ids=data["groups"], parameters=data["parameters"], scheduled_for=data.get("scheduled_for"),
             wait_for_window=data["wait_for_window"], device_ids=data.get("devices") or None,
+            rollout=data.get("rollout"),
         )
 
     @extend_schema(request=serializers.JobRequestSerializer, responses={201: serializers.JobSerializer})
@@ -83,6 +86,32 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         return Response(serializers.JobSerializer(new_job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 
 
+    @extend_schema(request=None, responses={200: serializers.JobListSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def approve(self, request, pk=None):
+        """Approve a job awaiting approval: by another user than its creator holding its action (two-person rule)."""
+        job = services.job_approve(job=self.get_object(), user=request.user)
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=serializers.RejectSerializer, responses={200: serializers.JobListSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def reject(self, request, pk=None):
+        """Reject a job awaiting approval: it ends cancelled and sends nothing."""
+        job = self.get_object()
+        options = serializers.RejectSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        job = services.job_reject(job=job, user=request.user, reason=options.validated_data["reason"])
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
+
+
+    @extend_schema(request=None, responses={200: serializers.JobListSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def resume(self, request, pk=None):
+        """Continue a halted rollout with its next wave (its failures so far are accepted)."""
+        job = services.job_resume(job=self.get_object(), user=request.user)
+        return Response(serializers.JobListSerializer(job, context=self.get_serializer_context()).data)
+
+
 class JobItemViewSet(ExportableListMixin, TenantScopedReadOnlyViewSet):
     """Job items across jobs (one per target), filterable by job, router and status; `?format=csv` exports."""
 
@@ -115,3 +144,67 @@ class MaintenanceWindowViewSet(TenantScopedModelViewSet):
     serializer_class = serializers.MaintenanceWindowSerializer
     filterset_class = filtersets.MaintenanceWindowFilterSet
     ordering_fields = ["weekday", "start_time"]
+
+
+class OrgJobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
+    """MSP-wide jobs: the same job on many tenants of an organization, in waves of whole tenants (canary
+    customers first), each tenant's job in its maintenance window and in-flight cap. Organization-level roles
+    only; each tenant's part is an ordinary job in /jobs/."""
+
+    queryset = OrgJob.objects.all()
+    filterset_class = filtersets.OrgJobFilterSet
+    ordering_fields = ["created_at", "id", "status"]
+    write_action = Action.CHANGE
+    write_any_of = (Action.REBOOT, Action.SPEED_TEST, Action.PUSH_CONFIG)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return serializers.OrgJobRequestSerializer
+        if self.action == "reject":
+            return serializers.RejectSerializer
+        return serializers.OrgJobSerializer
+
+    def perform_save(self, serializer):
+        data = serializer.validated_data
+        return services.org_job_create(
+            user=self.request.user, organization=data["organization"], kind=data["kind"], targets=data["targets"],
+            parameters=data["parameters"], rollout=data.get("rollout"),
+        )
+
+    @extend_schema(request=serializers.OrgJobRequestSerializer, responses={201: serializers.OrgJobSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return Response(serializers.OrgJobSerializer(serializer.instance, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    def _answer(self, org_job):
+        return Response(serializers.OrgJobSerializer(org_job, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def approve(self, request, pk=None):
+        """Approve (another user than the creator, holding the kind's action on the organization)."""
+        return self._answer(services.org_job_approve(org_job=self.get_object(), user=request.user))
+
+    @extend_schema(request=serializers.RejectSerializer, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def reject(self, request, pk=None):
+        org_job = self.get_object()
+        options = serializers.RejectSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        return self._answer(services.org_job_reject(org_job=org_job, user=request.user,
+                                                    reason=options.validated_data["reason"]))
+
+    @extend_schema(request=None, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def resume(self, request, pk=None):
+        """Continue a halted MSP-wide rollout with its next wave of tenants."""
+        return self._answer(services.org_job_resume(org_job=self.get_object(), user=request.user))
+
+    @extend_schema(request=None, responses={200: serializers.OrgJobSerializer})
+    @action(detail=True, methods=["post"], required_action=Action.CHANGE)
+    def cancel(self, request, pk=None):
+        """Cancel every tenant job not finished."""
+        return self._answer(services.org_job_cancel(org_job=self.get_object(), user=request.user))

@@ -10,6 +10,7 @@ from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, 
 from portal.api.serializers import ScopedModelSerializer
 
 MIRROR_FIELDS = ["id", "tenant", "ncm_id", "first_seen_at", "last_seen_at", "deleted_at"]
+_DATETIME = serializers.DateTimeField()  # one instance for every row (it keeps no per-value state)
 
 
 class MirrorSerializer(ScopedModelSerializer):
@@ -23,7 +24,7 @@ class MirrorSerializer(ScopedModelSerializer):
         synced = getattr(obj.tenant, "last_synced_at", None) if obj.deleted_at is None else None
         if synced and synced > seen:
             seen = synced
-        return serializers.DateTimeField().to_representation(seen)
+        return _DATETIME.to_representation(seen)
 
     def to_representation(self, instance):
         portal = super().to_representation(instance)
@@ -157,3 +158,27 @@ class RouterConfigurationSerializer(serializers.Serializer):
     rows = ConfigurationRowSerializer(many=True)
     removed = serializers.ListField(child=serializers.CharField(), help_text="Settings removed on this router.")
     configuration_manager = serializers.CharField(allow_null=True, help_text="NCM id of the configuration manager.")
+
+
+class FirmwareVersionRowSerializer(serializers.Serializer):
+    product = serializers.CharField(help_text="NCM's full product name.")
+    firmware = serializers.CharField(help_text="The firmware version the routers run.")
+    routers = serializers.IntegerField()
+    online = serializers.IntegerField()
+    tenants = serializers.IntegerField(help_text="Tenants with such routers.")
+
+
+class GroupBehindSerializer(serializers.Serializer):
+    group = serializers.IntegerField()
+    tenant = serializers.IntegerField()
+    name = serializers.CharField()
+    product = serializers.CharField()
+    target_firmware = serializers.CharField(help_text="The group's target firmware version.")
+    routers = serializers.IntegerField()
+    behind = serializers.IntegerField(help_text="Routers not running the group's target firmware.")
+
+
+class FirmwareInventorySerializer(serializers.Serializer):
+    versions = FirmwareVersionRowSerializer(many=True)
+    groups_behind = GroupBehindSerializer(many=True)
+

@@ -68,6 +68,19 @@ class RouterViewSet(ExportableListMixin, MirrorViewSet):
         config = selectors.router_configuration(self.get_object())
         return Response(serializers.RouterConfigurationSerializer(config).data)
 
+    @extend_schema(responses={200: serializers.FirmwareInventorySerializer})
+    @action(detail=False, methods=["get"], url_path="firmware-inventory", required_action=Action.VIEW)
+    def firmware_inventory(self, request):
+        """Firmware across the routers in scope (filtered like the list, e.g. `?tenant=`): per product and
+        version the routers, those online and the tenants running it; and the groups whose routers are not all
+        on the group's target firmware."""
+        routers = self.filter_queryset(self.get_queryset()).order_by()
+        groups = Group.objects.for_user(request.user, Action.VIEW)
+        tenant = request.query_params.get("tenant")
+        if tenant and tenant.isdigit():  # (a malformed value is refused by the filterset above)
+            groups = groups.filter(tenant_id=int(tenant))
+        return Response(serializers.FirmwareInventorySerializer(selectors.firmware_inventory(routers, groups)).data)
+
 
 class NetDeviceViewSet(ExportableListMixin, MirrorViewSet):
     """Net devices (modems and WAN interfaces) with their cellular health and latest signal metrics.

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator, Sequence
 
 from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
@@ -23,6 +22,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from portal import fastjson
 from portal.exports import csv_response
 
 __all__ = ["CsvRenderer", "ExportableListMixin", "ETagMixin", "CsvExportMixin", "csv_value"]
@@ -49,7 +49,7 @@ def csv_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        return fastjson.dumps(value).decode()
     return value
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-from jobs.models import Job, JobItem, MaintenanceWindow, SpeedTestResult
+from jobs.models import Job, JobItem, MaintenanceWindow, OrgJob, SpeedTestResult
 from ncm_sync.models import Router
 from tests.api_specs import Spec, register
 from tests.fleet import mirrored
@@ -31,5 +31,13 @@ register(
         make=lambda t: MaintenanceWindow.objects.create(tenant=t, weekday=1, start_time=datetime.time(2, 0)),
         create_payload=lambda t: {"tenant": t.pk, "weekday": 6, "start_time": "03:00", "duration_minutes": 60},
         update_payload=lambda: {"duration_minutes": 30},
+    ),
+)
+register(
+    "jobs.OrgJob",
+    Spec(
+        make=lambda t: OrgJob.objects.create(organization=t.organization, kind="reboot", status="succeeded", counts={"total": 0}),
+        create_payload=lambda t: {"organization": t.organization_id, "kind": "reboot",
+                                  "targets": [{"tenant": t.pk, "routers": [make_router(t).pk]}]},
     ),
 )

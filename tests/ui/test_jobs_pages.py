@@ -145,7 +145,7 @@ def test_wizard_shows_the_chosen_kinds_parameters_and_one_current_step(world, fl
     client = login(world.actor(Role.ADMIN, "org", 0).user)
     page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"kind": "speed_test"}))
     blocks = dict(re.findall(r'<div data-kind="(\w+)" (hidden)?', page))
-    assert blocks == {"reboot": "hidden", "speed_test": "", "config_push": "hidden"}, blocks
+    assert blocks == {"reboot": "hidden", "speed_test": "", "config_push": "hidden", "firmware_upgrade": "hidden"}, blocks
     assert len(re.findall(r'<li data-step="\d" class="current"', page)) == 1
     preview = body(client.post(f"/t/{tenant.pk}/jobs/new/", {"kind": "reboot", "routers": [alpha.pk], "step": "preview"}))
     assert re.findall(r'<li data-step="(\d)" class="current"', preview) == ["4"]
@@ -230,3 +230,48 @@ def test_wizard_speed_test_of_download_upload_and_latency(world, fleets):
     assert "download, upload and latency (three NCM speed tests)" in preview
     assert client.post(f"/t/{tenant.pk}/jobs/new/", {**data, "step": "confirm"}).status_code == 302
     assert Job.objects.get().parameters["test_types"] == ["TCP Download", "TCP Upload", "TCP Latency"]
+
+
+def test_wizard_rollout_preset_approval_and_job_page_buttons(world, fleets):
+    """Issue 16: the wizard offers waves and says what needs approval; the job page approves, rejects, resumes."""
+    tenant = world.tenants[0]
+    org = tenant.organization
+    org.job_approval_threshold = 2
+    org.save()
+    routers = fleets[tenant.pk]
+    creator = login(world.actor(Role.FULL_ACCESS, "org", 0).user)
+    form = body(creator.get(f"/t/{tenant.pk}/jobs/new/"))
+    assert "1 device, then 10%, then the rest" in form and 'id="approval-threshold"' in form
+    data = {"kind": "reboot", "routers": [r.pk for r in routers], "rollout": "canary", "halt_after_failures": "1",
+            "pause_minutes": "0"}
+    preview = body(creator.post(f"/t/{tenant.pk}/jobs/new/", {**data, "step": "preview"}))
+    assert 'id="approval-warning"' in preview and "Needs approval" in preview and 'id="rollout-plan"' in preview
+    bad = creator.post(f"/t/{tenant.pk}/jobs/new/", {**data, "rollout": "custom", "waves": "0", "step": "preview"})
+    assert bad.status_code == 400 and "wave size" in body(bad)
+    response = creator.post(f"/t/{tenant.pk}/jobs/new/", {**data, "step": "confirm"})
+    job = Job.objects.get()
+    assert response.status_code == 302 and job.status == "awaiting_approval" and job.rollout["waves"] == [1, "10%"]
+    page = body(creator.get(response.url))
+    assert 'id="approval-note"' in page and 'id="approve-job"' not in page  # not one's own job
+    assert creator.post(f"/t/{tenant.pk}/jobs/{job.pk}/approve/").status_code == 403
+    reader = login(world.actor(Role.READ_ONLY, "org", 0).user)
+    assert reader.post(f"/t/{tenant.pk}/jobs/{job.pk}/approve/").status_code == 403
+    second = login(world.actor(Role.ADMIN, "org", 0).user)
+    page = body(second.get(f"/t/{tenant.pk}/jobs/{job.pk}/"))
+    assert 'id="approve-job"' in page and 'id="reject-job"' in page
+    assert second.post(f"/t/{tenant.pk}/jobs/{job.pk}/approve/").status_code == 302
+    job.refresh_from_db()
+    assert job.status == "pending" and job.approved_by_id == world.actor(Role.ADMIN, "org", 0).user.pk
+    # A halted rollout shows its waves, the reason and Resume.
+    from jobs import services
+
+    services.job_start(job.pk)
+    from jobs.models import JobItem
+
+    JobItem.objects.filter(job=job, wave=0).update(status="failed", error="boom")
+    assert services.rollout_next_wave(job.pk) is False
+    page = body(second.get(f"/t/{tenant.pk}/jobs/{job.pk}/"))
+    assert 'id="halt-reason"' in page and 'id="job-waves"' in page and 'id="resume-job"' in page
+    assert second.post(f"/t/{tenant.pk}/jobs/{job.pk}/resume/").status_code == 302
+    job.refresh_from_db()
+    assert job.status == "running" and job.current_wave == 1

@@ -15,6 +15,7 @@ BADGE_CLASSES = {
     "failed": "bad", "offline": "bad", "poor": "bad", "error": "bad", "cancelled": "warn", "partial": "warn",
     "running": "info", "queued": "info", "pending": "info", "dispatched": "info", "scheduled": "info",
     "fair": "warn", "unknown": "warn", "never": "", "initialized": "warn", "stale": "warn",
+    "halted": "bad", "awaiting_approval": "warn", "ended": "ok", "waiting": "", "stopped": "warn",
 }
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Action
 from jobs import services as job_services
 from jobs.formatting import counts_summary, item_summary
-from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind, MaintenanceWindow
+from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind, JobStatus, MaintenanceWindow
 from jobs.preview import job_preview
 from jobs.services import SPEED_TEST_TYPES
 from ncm_sync.filtersets import RouterFilterSet
@@ -74,7 +74,59 @@ def _parameters(kind: str, data) -> dict:
         if diff is not None:
             params["diff"] = diff
         return params
+    if kind == JobKind.FIRMWARE_UPGRADE:
+        params = {"version": (data.get("version") or "").strip(), "allow_downgrade": data.get("allow_downgrade") == "on"}
+        return params
     return {}
+
+
+# The wizard's rollout presets (waves of devices; what is left forms the last wave).
+ROLLOUT_PRESETS = {
+    "": ("All at once", None),
+    "canary": ("1 device, then 10%, then the rest", [1, "10%"]),
+    "tenth": ("10%, then 50%, then the rest", ["10%", "50%"]),
+    "custom": ("Custom waves", None),
+}
+
+
+def _rollout(data) -> dict | None:
+    """The wizard's staged rollout (validated by the service): a preset or custom sizes, a halt and a soak."""
+    preset = data.get("rollout") if data.get("rollout") in ROLLOUT_PRESETS else ""
+    if not preset:
+        return None
+    if preset == "custom":
+        sizes = []
+        for part in (data.get("waves") or "").replace(";", ",").split(","):
+            part = part.strip()
+            if part:
+                sizes.append(part if part.endswith("%") else int(part) if part.isdigit() else part)
+        waves = sizes
+    else:
+        waves = ROLLOUT_PRESETS[preset][1]
+    def number(name, default, cast):
+        raw = (data.get(name) or "").strip()
+        try:
+            return cast(raw) if raw else default
+        except ValueError:
+            raise ValidationError({"rollout": [f"{name.replace('_', ' ')} must be a number."]}) from None
+    return {"waves": waves, "halt_after_failures": number("halt_after_failures", 1, int),
+            "pause_minutes": number("pause_minutes", 0, float)}
+
+
+def _approval_note(tenant, router_ids, group_ids, user) -> str:
+    """Says when the job will wait for a second user's approval (the organization's threshold)."""
+    threshold = tenant.organization.job_approval_threshold
+    if threshold is None:
+        return ""
+    from ncm_sync.models import Router
+
+    routers = list(Router.objects.for_user(user).filter(tenant=tenant, pk__in=router_ids))
+    groups = list(Group.objects.for_user(user).filter(tenant=tenant, pk__in=group_ids))
+    devices = job_services.device_count(tenant, routers, groups)
+    if devices <= threshold:
+        return ""
+    return (f"Needs approval: {devices} devices is over {tenant.organization.name}'s threshold of {threshold}. "
+            "The job waits, sending nothing, until another user approves it.")
 
 
 WHEN_CHOICES = ("now", "at", "window")
@@ -161,6 +213,11 @@ def job_new(request, tenant_id):
         diff=data.get("diff", ""), offline=data.get("offline", "fail"), when=when,
         scheduled_for=data.get("scheduled_for", ""), has_windows=windows, step=1, errors=[],
         hidden_selected=sorted(selected - {r.pk for r in shown}),
+        version=data.get("version", ""), allow_downgrade=data.get("allow_downgrade") == "on",
+        rollout_presets=[(key, label) for key, (label, _w) in ROLLOUT_PRESETS.items()],
+        rollout=data.get("rollout") if data.get("rollout") in ROLLOUT_PRESETS else "", waves=data.get("waves", ""),
+        halt_after_failures=data.get("halt_after_failures", "1"), pause_minutes=data.get("pause_minutes", "0"),
+        approval_threshold=tenant.organization.job_approval_threshold,
     )
     if request.method != "POST":
         return render(request, "ui/jobs/new.html", context)
@@ -173,6 +230,7 @@ def job_new(request, tenant_id):
         if not kind:
             raise ValidationError({"kind": ["Choose what the job does (step 2)."]})
         parameters = _parameters(kind, data)
+        rollout = _rollout(data)
         when, scheduled_for, wait_for_window = _schedule(tenant, data)
         if wait_for_window and not windows:
             raise ValidationError({"when": ["This tenant has no enabled maintenance window: add one, or start now."]})
@@ -181,8 +239,12 @@ def job_new(request, tenant_id):
                 job = job_services.job_create(
                     user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
                     group_ids=sorted(selected_groups), parameters=parameters, source="ui",
-                    scheduled_for=scheduled_for, wait_for_window=wait_for_window,
+                    scheduled_for=scheduled_for, wait_for_window=wait_for_window, rollout=rollout,
                 )
+            if job.status == "awaiting_approval":
+                messages.warning(request, f"Job #{job.pk} waits for another user's approval ({job.device_count} devices "
+                                          f"is over the threshold of {tenant.organization.job_approval_threshold}).")
+                return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
             starts = (f", starting {job.scheduled_for.astimezone(ZoneInfo(tenant.timezone)):%Y-%m-%d %H:%M} ({tenant.timezone})"
                       if job.status == "scheduled" else "")
             messages.success(request, f"Job #{job.pk} created: {job.get_kind_display().lower()} of "
@@ -190,6 +252,7 @@ def job_new(request, tenant_id):
             return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
         preview = job_preview(user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
                               group_ids=sorted(selected_groups), parameters=parameters)
+        rollout = job_services.validate_rollout(rollout)
     except ValidationError as exc:
         context["errors"] = _errors(exc)
         return render(request, "ui/jobs/new.html", context, status=400)
@@ -205,13 +268,14 @@ def job_new(request, tenant_id):
     else:
         starts = "now"
     context.update(step=4, preview=preview, selected=selected, parameters_json=json.dumps(parameters, indent=2),
-                   starts=starts, kind_label=dict(kinds)[kind],
+                   starts=starts, kind_label=dict(kinds)[kind], rollout_plan=rollout,
+                   approval_note=_approval_note(tenant, sorted(selected), sorted(selected_groups), request.user),
                    offline_count=sum(1 for t in preview["targets"] if t.get("warning")))
     return render(request, "ui/jobs/new.html", context)
 
 
 def _job_or_404(request, tenant, job_id) -> Job:
-    return get_object_or_404(Job.objects.for_user(request.user).filter(tenant=tenant).select_related("created_by", "retry_of"), pk=job_id)
+    return get_object_or_404(Job.objects.for_user(request.user).filter(tenant=tenant).select_related("created_by", "retry_of", "approved_by"), pk=job_id)
 
 
 @login_required
@@ -228,6 +292,8 @@ def job_detail(request, tenant_id, job_id):
     done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "unknown", "cancelled", "skipped"))
     can_operate = Job.objects.for_user(request.user, Action.CHANGE).filter(pk=job.pk).exists()
     finished = job.status in TERMINAL_JOB_STATUSES
+    awaiting = job.status == JobStatus.AWAITING_APPROVAL
+    own = job.created_by_id == request.user.pk
     context = tenant_context(
         request, tenant, job=job, items=items, counts=counts, done=done, total=len(items), finished=finished,
         counts_text=counts_summary({**counts, "total": len(items)}),
@@ -236,8 +302,51 @@ def job_detail(request, tenant_id, job_id):
         can_cancel=can_operate and not finished,
         can_retry=can_operate and finished and (counts.get(ItemStatus.FAILED, 0) or counts.get(ItemStatus.UNKNOWN, 0)),
         log=job.log.order_by("-created_at")[:50],
+        waves=job_services.wave_summary(job), awaiting=awaiting, own_job=own,
+        can_approve=can_operate and awaiting and not own, can_resume=can_operate and job.status == JobStatus.HALTED,
+        approval_threshold=tenant.organization.job_approval_threshold,
     )
     return render(request, "ui/jobs/detail.html", context)
+
+
+def _control(request, tenant_id, job_id, action: str):
+    """Approve, reject or resume from the job page: the service authorizes (two-person rule, the kind's action)."""
+    tenant = tenant_or_404(request, tenant_id)
+    job = _job_or_404(request, tenant, job_id)
+    if not Job.objects.for_user(request.user, Action.CHANGE).filter(pk=job.pk).exists():
+        raise PermissionDenied(f"Your role cannot {action} this job.")
+    try:
+        with transaction.atomic():
+            if action == "approve":
+                job_services.job_approve(job=job, user=request.user, source="ui")
+                messages.success(request, f"Job #{job.pk} approved.")
+            elif action == "reject":
+                job_services.job_reject(job=job, user=request.user, reason=(request.POST.get("reason") or "")[:500], source="ui")
+                messages.success(request, f"Job #{job.pk} rejected: nothing was sent.")
+            else:
+                job_services.job_resume(job=job, user=request.user, source="ui")
+                messages.success(request, f"Job #{job.pk} resumed with its next wave.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_approve(request, tenant_id, job_id):
+    return _control(request, tenant_id, job_id, "approve")
+
+
+@login_required
+@require_POST
+def job_reject(request, tenant_id, job_id):
+    return _control(request, tenant_id, job_id, "reject")
+
+
+@login_required
+@require_POST
+def job_resume(request, tenant_id, job_id):
+    return _control(request, tenant_id, job_id, "resume")
 
 
 @login_required

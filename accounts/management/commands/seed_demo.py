@@ -15,6 +15,7 @@ from accounts.services import credential_save
 from portal.demo_fleet import DEMO_TENANTS, ECCLOUD_DEMO, ECCLOUD_DEMO_KEY, SIM_KEYS, eccloud_port, sim_port
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "portal-demo-2026")
+DEMO_APPROVAL_THRESHOLD = 25
 
 
 class Command(BaseCommand):
@@ -25,7 +26,9 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, quiet_logins=False, **options):
-        org, _ = Organization.objects.get_or_create(slug="northwind", defaults={"name": "Northwind MSP"})
+        # A job on more than 25 devices (a large reboot, a fleet-wide upgrade) waits for a second admin's approval.
+        org, _ = Organization.objects.get_or_create(
+            slug="northwind", defaults={"name": "Northwind MSP", "job_approval_threshold": DEMO_APPROVAL_THRESHOLD})
         tenants = []
         for index, (name, slug, tz, _routers, _seed) in enumerate(DEMO_TENANTS):
             tenant, _ = Tenant.objects.get_or_create(
