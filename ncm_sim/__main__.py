@@ -81,6 +81,7 @@ def main(argv=None) -> int:
     for header, value in sim.keys.items():
         print(f"ncm_sim: expects {header}: {value}")
     print(f"ncm_sim: accounts {', '.join(a['id'] + ' ' + repr(a['name']) for a in st.tables['accounts'].values())}")
+    print(f"ncm_sim: NCM API v3 at {sim.v3_base_url}/ (subscriptions, asset_endpoints), Bearer token: {sim.v3_token}")
     if sim.control:
         print(f"ncm_sim: control API at {sim.control_url}/ (faults, routers, alerts, calls, reboots, writes)")
     print(f"ncm_sim: try  curl -H 'X-CP-API-ID: {keys['X-CP-API-ID']}' -H 'X-CP-API-KEY: {keys['X-CP-API-KEY']}' "

@@ -159,6 +159,7 @@ class Fleet:
         self.reboot_s = float(reboot_s)
         self.reboot_alerts = True  # False: an account without the reboot alert rule (no reboot_status_change)
         self.epoch = epoch or utcnow().replace(minute=0, second=0, microsecond=0)
+        self.samples_until: datetime | None = None  # time series end here (None: now); see history.py
         self.id_base = 10_000_000 * (1 + abs(int(seed)) % 200)
         self.rng = random.Random(f"ncm_sim:{seed}")
         self._node = self.rng.getrandbits(48) | 0x010000000000  # multicast bit: not a real MAC

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ncm_config import ConfigDiffError, apply_patch, apply_put, diff_errors
 
+from . import history
 from .faults import Faults
 from .fleet import Fleet, id_from_url, iso, parse_ts, timeuuid_key, utcnow
 
@@ -120,9 +121,6 @@ EMPTY_ENDPOINTS = {
     "activity_logs": None, "alert_rules": None, "alert_push_destinations": None, "batteries": None,
     "device_apps": None, "device_app_versions": None, "device_app_bindings": None, "device_app_states": None,
     "failovers": None, "device_failover_events": None, "users": None, "router_lans": None,
-    "router_logs": ("router",), "historical_locations": ("router",), "router_state_samples": ("router",),
-    "router_stream_usage_samples": ("router",), "net_device_signal_samples": ("net_device",),
-    "net_device_usage_samples": ("net_device",),
 }
 
 
@@ -288,7 +286,7 @@ class Api:
     # ---------------------------------------------------------------- routing
     def _dispatch(self, method: str, parts: list[str], params: list, payload, host: str, query: str) -> Resp:
         if not parts:
-            return Resp(200, {name: f"{self.fleet.base}/{name}/" for name in sorted(list(SPECS) + list(TIMESERIES) + ["reboot_activity"])})
+            return Resp(200, {name: f"{self.fleet.base}/{name}/" for name in sorted(list(SPECS) + list(TIMESERIES) + list(history.ENDPOINTS) + ["reboot_activity"])})
         resource = parts[0]
         obj_id = parts[1] if len(parts) > 1 else None
         if len(parts) > 2:
@@ -308,6 +306,15 @@ class Api:
             if obj_id:
                 raise ApiError(404, "Not found", "not_found")
             return self._list_timeseries(resource, params, host, query)
+        if resource in history.ENDPOINTS:
+            if obj_id:
+                raise ApiError(404, "Not found", "not_found")
+            limit, _offset = self._limits(params)
+            cleaned = [(k, v) for k, v in params if k not in ("offset", "limit")]
+            status, body = history.list_samples(
+                self.fleet, resource, params, limit,
+                lambda **changes: self._page_url(host, resource, cleaned, limit=limit, **changes))
+            return Resp(status, body)
         if resource in EMPTY_ENDPOINTS:
             required = EMPTY_ENDPOINTS[resource]
             if required and not any(k.split("__")[0] in required for k, _ in params):

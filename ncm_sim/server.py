@@ -23,6 +23,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from . import v3
 from .faults import Faults
 from .fleet import Fleet, id_from_url
 from .handlers import Api, Resp, error_body
@@ -68,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path == "/api/v2" or path.startswith("/api/v2/"):
                 resp = self.sim.api.handle(method, self.path, self.headers, body, host)
+            elif path == "/api/v3" or path.startswith("/api/v3/"):
+                status, payload = v3.handle(self.sim.state, self.sim.v3_token, method, self.path, self.headers, host)
+                resp = Resp(status, payload, content_type=v3.MEDIA)
             elif (path == "/_sim" or path.startswith("/_sim/")) and self.sim.control:
                 resp = self.sim._control(method, self.path, body)
                 if method != "GET":
@@ -128,10 +132,13 @@ class SimServer:
                  ambiguous_write_rate: float = 0.0, fault_seed: int | None = None,
                  speed_test_duration_s: float = 5.0, config_sync_s: float = 2.0, reboot_s: float = 5.0,
                  upgrade_s: float = 20.0, upgrade_failure_rate: float = 0.1,
-                 control: bool = True, epoch: datetime | None = None, verbose: bool = False):
+                 control: bool = True, epoch: datetime | None = None, verbose: bool = False,
+                 v3_token: str | None = None):
         self.routers = routers
         self.seed = seed
         self.keys = dict(keys) if keys else default_keys()
+        # NCM API v3 (subscriptions, asset_endpoints: v3.py) takes a Bearer token; env NCM_API_TOKEN as the SDK.
+        self.v3_token = v3_token or os.environ.get("NCM_API_TOKEN") or "demo-v3-token"
         missing = [h for h in KEY_HEADERS if not self.keys.get(h)]
         if missing:
             raise ValueError(f"keys must contain {', '.join(missing)}")
@@ -207,6 +214,11 @@ class SimServer:
     def base_url(self) -> str:
         """NCM v2 base as the SDK takes it: ``http://127.0.0.1:PORT/api/v2`` (no trailing slash)."""
         return f"{self.root_url}/api/v2"
+
+    @property
+    def v3_base_url(self) -> str:
+        """NCM v3 base: ``http://127.0.0.1:PORT/api/v3``."""
+        return f"{self.root_url}/api/v3"
 
     @property
     def control_url(self) -> str:

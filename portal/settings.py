@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "devices",
     "webhooks",
     "jobs",
+    "history",
     "ui",
 ]
 
@@ -379,6 +380,9 @@ CELERY_TASK_ROUTES = {
     "ncm_sync.tasks.dispatch_due_syncs": {"queue": "interactive"},
     "jobs.tasks.resume_stalled_jobs_task": {"queue": "interactive"},
     "jobs.tasks.*": {"queue": "bulk"},
+    "history.tasks.collect_due_history": {"queue": "interactive"},
+    "history.tasks.collect_router_task": {"queue": "interactive"},
+    "history.tasks.*": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Every beat entry, declared here and nowhere else: the DatabaseScheduler installs them in its tables when beat
@@ -389,6 +393,31 @@ RETENTION_DAYS = {
     for kind, default in (("sync_runs", 30), ("jobs", 180), ("webhook_deliveries", 30), ("audit_events", 730))
 }
 RETENTION_BATCH_SIZE = 1000
+# History (docs/history.md): raw samples 30 days, hourly/daily roll-ups 13 months; 0 keeps forever.
+HISTORY_RAW_RETENTION_DAYS = int(os.environ.get("HISTORY_RAW_RETENTION_DAYS", "30"))
+HISTORY_ROLLUP_RETENTION_DAYS = int(os.environ.get("HISTORY_ROLLUP_RETENTION_DAYS", "395"))  # daily roll-ups
+HISTORY_HOURLY_ROLLUP_RETENTION_DAYS = int(os.environ.get("HISTORY_HOURLY_ROLLUP_RETENTION_DAYS", "92"))
+HISTORY_COLLECT_INTERVAL_SECONDS = float(os.environ.get("HISTORY_COLLECT_INTERVAL_SECONDS", "3600"))
+HISTORY_INITIAL_DAYS = float(os.environ.get("HISTORY_INITIAL_DAYS", "1"))  # a new device's first collection
+HISTORY_ON_DEMAND_DAYS = float(os.environ.get("HISTORY_ON_DEMAND_DAYS", "7"))  # a router page's range
+HISTORY_ON_DEMAND_TTL_SECONDS = int(os.environ.get("HISTORY_ON_DEMAND_TTL_SECONDS", "900"))
+HISTORY_LICENCE_WARN_DAYS = int(os.environ.get("HISTORY_LICENCE_WARN_DAYS", "30"))  # licence.expiring
+NCM_V3_BASE_URL = os.environ.get("NCM_V3_BASE_URL", "")  # default: derived from the credential's v2 base_url
+# Scheduled reports (history/reports.py): mail through Django's backend. EMAIL_HOST set -> SMTP (EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS); otherwise files under var/mail (the demo's mail folder).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "reports@portal.invalid")
+# White label: a PNG named <organization slug>.png in this folder is the report's logo (else none).
+HISTORY_REPORT_LOGO_DIR = os.environ.get("HISTORY_REPORT_LOGO_DIR", str(VAR_DIR / "logos"))
+HISTORY_MAX_CALLS_PER_RUN = int(os.environ.get("HISTORY_MAX_CALLS_PER_RUN", "300"))  # per tenant and cycle
 CELERY_BEAT_SCHEDULE = {
     "ncm_sync.dispatch_due_syncs": {
         "task": "ncm_sync.tasks.dispatch_due_syncs",
@@ -410,6 +439,15 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-prune-jobs": {"task": "jobs.tasks.prune_jobs_task", "schedule": 86400.0},
     "webhooks-prune-deliveries": {"task": "webhooks.tasks.prune_deliveries_task", "schedule": 86400.0},
     "accounts-prune-audit-events": {"task": "accounts.tasks.prune_audit_events_task", "schedule": 86400.0},
+    # History (docs/history.md): every tenant's cycle series, then retention of samples and roll-ups.
+    "history-collect": {
+        "task": "history.tasks.collect_due_history",
+        "schedule": HISTORY_COLLECT_INTERVAL_SECONDS,
+        "options": {"expires": max(30.0, HISTORY_COLLECT_INTERVAL_SECONDS - 30)},
+    },
+    "history-prune": {"task": "history.tasks.prune_history_task", "schedule": 86400.0},
+    "history-licences": {"task": "history.tasks.sync_due_licences", "schedule": 6 * 3600.0},
+    "history-reports": {"task": "history.tasks.send_due_reports", "schedule": 900.0, "options": {"expires": 850}},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

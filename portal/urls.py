@@ -8,6 +8,7 @@ import ncm_sync.api.urls  # noqa: F401
 import devices.api.urls  # noqa: F401
 import jobs.api.urls  # noqa: F401
 import webhooks.api.urls  # noqa: F401
+import history.api.urls
 from portal import health, metrics
 from portal.api.router import router
 from webhooks import inbound
@@ -19,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # NCM alert push destinations post here (unguessable per-tenant token + x-cp-signature; no session).
     path("hooks/ncm/<str:token>/", inbound.ncm_alert_push, name="ncm-alert-push"),
+    path("api/v1/", include(history.api.urls.urlpatterns)),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -50,11 +50,14 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from portal.demo_fleet import DEMO_TENANTS, ECCLOUD_DEMO, ECCLOUD_DEMO_KEY, eccloud_port, sim_port
 
-    sim_keys = "X_CP_API_ID=demo-cp-id X_CP_API_KEY=demo-cp-key X_ECM_API_ID=demo-ecm-id X_ECM_API_KEY=demo-ecm-key"
+    sim_keys = ("X_CP_API_ID=demo-cp-id X_CP_API_KEY=demo-cp-key X_ECM_API_ID=demo-ecm-id X_ECM_API_KEY=demo-ecm-key "
+                "NCM_API_TOKEN=demo-v3-token")
     lines = [
         f"web: {PY} manage.py runserver 127.0.0.1:{env['PORT']} --noreload",
         f"worker: {PY} -m celery -A portal worker -Q interactive,bulk,sync,celery -c 2 -l INFO",
         f"beat: {PY} -m celery -A portal beat -l INFO -s {VAR / 'celerybeat-schedule'}",
+        # 7 days of history, licences and a monthly report in var/mail once each tenant's first sync is in.
+        f"history: {PY} manage.py demo_history",
     ]
     for index, (_name, slug, _tz, routers, seed_value) in enumerate(DEMO_TENANTS):
         lines.append(f"sim-{slug}: env {sim_keys} {PY} -m ncm_sim --host 127.0.0.1 --port {sim_port(index)} "

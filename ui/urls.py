@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, include, path, re_path
 
 from ui.views import (
-    account, admin, credentials, devices, jobs, maintenance, overview, rollouts, tenant, users, webhooks,
+    account, admin, credentials, devices, jobs, maintenance, overview, reports, rollouts, tenant, users, webhooks,
 )
 from ui.views.errors import not_found_view, portal_errors
 
@@ -41,6 +41,11 @@ page_patterns = [
     path("t/<int:tenant_id>/jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/retry/", jobs.job_retry, name="job-retry"),
+    path("t/<int:tenant_id>/reports/", reports.reports, name="reports"),
+    path("t/<int:tenant_id>/reports/<int:report_id>/download/", reports.report_download, name="report-download"),
+    path("t/<int:tenant_id>/reports/schedules/", reports.report_schedule_add, name="report-schedule-add"),
+    path("t/<int:tenant_id>/reports/schedules/<int:schedule_id>/remove/", reports.report_schedule_remove,
+         name="report-schedule-remove"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/approve/", jobs.job_approve, name="job-approve"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/reject/", jobs.job_reject, name="job-reject"),
     path("t/<int:tenant_id>/jobs/<int:job_id>/resume/", jobs.job_resume, name="job-resume"),

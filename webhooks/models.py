@@ -18,6 +18,7 @@ class Event(models.TextChoices):
     ROUTER_OFFLINE = "router.offline", _("Router went offline")
     ROUTER_ONLINE = "router.online", _("Router came online")
     ALERT_CREATED = "alert.created", _("Alert created")
+    LICENCE_EXPIRING = "licence.expiring", _("Licence expiring (history app, NCM v3)")
 
 
 class Webhook(EncryptedSecretsMixin, models.Model):

@@ -11,6 +11,7 @@ from accounts.roles import Action
 from ncm_sync.selectors import overview_totals
 from ui import selectors
 from ui.access import is_customer
+from ui.history import overview_history_context
 from ui.tables import Column, DataTable, Grouping
 from ui.humanize import plural, when
 from ui.templatetags.ui import badge
@@ -125,7 +126,9 @@ def overview(request):
         {"label": "Sync failed", "value": base.filter(sync_status=SyncStatus.FAILED).count(), "url": "?status=failed",
          "active": af.get("status") == "failed", "css": "bad", "key": "failed"},
     ]
+    history = {} if request.headers.get("HX-Request") else overview_history_context(request.user)
     return render(request, "ui/overview.html", {"table": table, "cards": cards, "noun": "tenants", "customer": customer,
+                                                 **history,
                                                  **selectors.first_sync_notice(request, base)})
 
 

@@ -23,6 +23,7 @@ from ncm_sync.models import SyncRun
 from ncm_sync.services.alerts import BULK_ACKNOWLEDGE_LIMIT, alert_acknowledge, alert_unacknowledge, alerts_acknowledge
 from ui import features, mirror
 from ui.access import TenantPermissions, require, tenant_or_404
+from ui.history import router_history_context, tenant_history_context
 from ui.selectors import filterset_filters, first_sync_notice
 from ui.humanize import exact, relative, when
 from ui.tables import Column, DataTable, Grouping, when_column
@@ -119,6 +120,7 @@ def tenant_dashboard(request, tenant_id):
     return render(request, "ui/tenant/dashboard.html", tenant_context(
         request, tenant, table=table, cards=cards, noun="routers", last_run=last_run,
         jobs_enabled=features.jobs_enabled(),
+        **({} if request.headers.get("HX-Request") else tenant_history_context(request.user, tenant)),
         **first_sync_notice(request, Tenant.objects.for_user(request.user).filter(pk=tenant.pk))))
 
 
@@ -216,6 +218,7 @@ def router_detail(request, tenant_id, router_id):
         request, tenant, router=router, modems=modems, alerts=alerts, location=ncm.latest_location(router),
         config=mirror.configuration_layers(router), job_items=job_items, jobs_enabled=features.jobs_enabled(),
         other_interfaces=router.net_devices.filter(deleted_at__isnull=True).exclude(type="mdm"),
+        **router_history_context(request, router),
     )
     return render(request, "ui/tenant/router_detail.html", context)
 
