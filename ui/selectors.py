@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import django_filters
+from django.db import connection
 from django.db.models import DurationField, ExpressionWrapper, F, Q, Value
 from django.http import QueryDict
 from django.utils import timezone
@@ -43,8 +44,15 @@ def overview_tenants(user):
 
 def stale_q(now=None) -> Q:
     """`is_stale` in SQL (filters and counts in the database, not a loop over every tenant in Python)."""
+    now = now or timezone.now()
+    if connection.vendor != "postgresql":
+        # SQLite (the demo) cannot multiply a duration: one condition per interval in use (a few at most).
+        q = Q(last_synced_at__isnull=True)
+        for minutes in Tenant.objects.order_by().values_list("sync_interval_minutes", flat=True).distinct():
+            q |= Q(sync_interval_minutes=minutes, last_synced_at__lt=now - timedelta(minutes=minutes * 2 + 5))
+        return q
     limit = ExpressionWrapper(F("sync_interval_minutes") * timedelta(minutes=2) + timedelta(minutes=5), output_field=DurationField())
-    return Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=Value(now or timezone.now()) - limit)
+    return Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=Value(now) - limit)
 
 
 def stale_tenant_ids(qs) -> list[int]:
