@@ -16,38 +16,20 @@ REDIS_URL's server with db 12. Options: --tenants 5 --routers-per-tenant 2000 --
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_env import configure_bench_env  # noqa: E402
 
 
 def configure_env(keep: bool = False) -> None:
-    db = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal"))
-    os.environ["DATABASE_URL"] = urlunsplit(db._replace(path="/portal_history_bench"))
-    redis = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    os.environ["REDIS_URL"] = urlunsplit(redis._replace(path="/12"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 60)
-    os.environ.setdefault("PORTAL_ENCRYPTION_KEYS", "k6Xh2JZ2a3l5gXg0Qm7h0kE9mX8rYl1w3R2c9Vt4bWs=")
-    os.environ["LOG_LEVEL"] = "ERROR"
-    import psycopg
-
-    admin = urlunsplit(db._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'portal_history_bench'").fetchone()
-        if keep and exists:
-            return
-        conn.execute("DROP DATABASE IF EXISTS portal_history_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE portal_history_bench")
+    configure_bench_env("portal_history_bench", redis_db=12, reuse=keep)
 
 
 def load(tenants: int, per_tenant: int, days: int, hourly_days: int) -> list:

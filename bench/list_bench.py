@@ -18,38 +18,20 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_env import configure_bench_env  # noqa: E402
 BENCH_DB = os.environ.get("BENCH_DB", "portal_list_bench")
 LISTS = ["routers", "net-devices", "alerts", "groups", "locations", "accounts"]
 CSV_LISTS = ["routers", "net-devices", "alerts"]
 
 
 def configure_env(reuse: bool) -> None:
-    db = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal"))
-    os.environ["DATABASE_URL"] = urlunsplit(db._replace(path="/" + BENCH_DB))
-    redis = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    os.environ["REDIS_URL"] = urlunsplit(redis._replace(path="/" + os.environ.get("BENCH_REDIS_DB", "13")))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 60)
-    os.environ.setdefault("PORTAL_ENCRYPTION_KEYS", "k6Xh2JZ2a3l5gXg0Qm7h0kE9mX8rYl1w3R2c9Vt4bWs=")
-    os.environ["NCM_ALLOWED_BASE_URLS"] = "http://127.0.0.1:"
-    os.environ["LOG_LEVEL"] = "ERROR"
-    import psycopg
-
-    admin = urlunsplit(db._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if exists and not reuse:
-            conn.execute(f"DROP DATABASE {BENCH_DB} WITH (FORCE)")
-            exists = None
-        if not exists:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    configure_bench_env(BENCH_DB, redis_db=os.environ.get("BENCH_REDIS_DB", "13"), reuse=reuse,
+                        NCM_ALLOWED_BASE_URLS="http://127.0.0.1:")
 
 
 def load(routers: int, seed: int):
