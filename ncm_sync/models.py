@@ -484,6 +484,9 @@ class TenantFigures(models.Model):
     routers_offline = models.PositiveIntegerField(default=0)
     alerts_open = models.PositiveIntegerField(default=0)
     modems_poor = models.PositiveIntegerField(default=0)
+    # The rest of `/api/v1/alerts/counts/` (events = total - open - acknowledged), answered from here unfiltered.
+    alerts_acknowledged = models.PositiveIntegerField(default=0)
+    alerts_total = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(auto_now=True)
 
     objects = TenantScopedQuerySet.as_manager()

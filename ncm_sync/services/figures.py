@@ -27,11 +27,11 @@ def refresh_tenant_figures(tenant_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     counted = selectors.live_tenant_figures(Tenant.objects.filter(pk__in=ids), tenant_ids=ids).values(
-        "pk", *selectors.TENANT_FIGURES)
+        "pk", *selectors.STORED_FIGURES)
     rows = [TenantFigures(tenant_id=row.pop("pk"), **row) for row in counted]
     TenantFigures.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["tenant"],
-        update_fields=[*selectors.TENANT_FIGURES, "refreshed_at"],
+        update_fields=[*selectors.STORED_FIGURES, "refreshed_at"],
     )
     return len(rows)
 
