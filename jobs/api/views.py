@@ -1,9 +1,11 @@
-"""Jobs API: create, preview, cancel, retry failed; items, speed test history, maintenance windows."""
+"""Jobs API: create (a tenant's job, or an MSP-wide one), preview, cancel, retry failed; items, speed test history,
+maintenance windows, MSP-wide jobs."""
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from accounts.roles import Action
 from jobs import filtersets, services
@@ -25,7 +27,14 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     write_action = Action.CHANGE
     write_any_of = (Action.REBOOT, Action.SPEED_TEST, Action.PUSH_CONFIG)
 
+    def _names_organization(self) -> bool:
+        """An organization-level (MSP-wide) job: `organization` instead of `tenant`, the body of /org-jobs/."""
+        data = self.request.data if self.action == "create" else {}
+        return isinstance(data, dict) and "organization" in data and "tenant" not in data
+
     def get_serializer_class(self):
+        if self.action == "create" and self._names_organization():
+            return serializers.OrgJobRequestSerializer
         if self.action in ("create", "preview"):
             return serializers.JobRequestSerializer
         if self.action == "list":
@@ -43,6 +52,11 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
 
     def perform_save(self, serializer):
         data = serializer.validated_data
+        if isinstance(serializer, serializers.OrgJobRequestSerializer):
+            return services.org_job_create(
+                user=self.request.user, organization=data["organization"], kind=data["kind"],
+                targets=data["targets"], parameters=data["parameters"], rollout=data.get("rollout"),
+            )
         return services.job_create(
             user=self.request.user, tenant=data["tenant"], kind=data["kind"], router_ids=data["routers"],
             group_ids=data["groups"], parameters=data["parameters"], scheduled_for=data.get("scheduled_for"),
@@ -50,11 +64,25 @@ class JobViewSet(TenantScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             rollout=data.get("rollout"),
         )
 
-    @extend_schema(request=serializers.JobRequestSerializer, responses={201: serializers.JobSerializer})
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="JobCreate", resource_type_field_name=None,
+            serializers=[serializers.JobRequestSerializer, serializers.OrgJobRequestSerializer]),
+        responses={201: PolymorphicProxySerializer(
+            component_name="JobCreated", resource_type_field_name=None,
+            serializers=[serializers.JobSerializer, serializers.OrgJobSerializer])},
+        description="A tenant's job (`tenant`), or an MSP-wide job (`organization` instead of `tenant`, with "
+                    "`targets` per tenant: the body and answer of POST /api/v1/org-jobs/, its Location there).",
+    )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)
+        if isinstance(serializer, serializers.OrgJobRequestSerializer):
+            org_job = serializer.instance
+            return Response(serializers.OrgJobSerializer(org_job, context=self.get_serializer_context()).data,
+                            status=status.HTTP_201_CREATED,
+                            headers={"Location": reverse("orgjob-detail", args=[org_job.pk], request=request)})
         job = Job.objects.prefetch_related("items", "log").get(pk=serializer.instance.pk)
         return Response(serializers.JobSerializer(job, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 

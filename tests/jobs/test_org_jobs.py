@@ -123,3 +123,32 @@ def test_org_job_reject_and_cancel(sims, client_for):
     cancelled = client_for(creator).post(f"/api/v1/org-jobs/{second['id']}/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled" and cancelled.json()["finished_at"]
     assert sum(sim.state.calls.get(k, 0) for k in sim.state.calls if k.startswith("POST")) == 0
+
+
+def test_jobs_endpoint_takes_an_organization_instead_of_a_tenant(sims, client_for):
+    """POST /api/v1/jobs/ with `organization` instead of `tenant` creates the MSP-wide job (the body and answer of
+    /org-jobs/, Location there), by the same rules: a customer's admin cannot, nor can a bad target."""
+    org = make_org()
+    org.job_approval_threshold = 1
+    org.save()
+    sim = sims.start(routers=6, seed=96, keys=sim_keys("msp6"))
+    tenant = synced_tenant(sim, org)
+    creator = make_user(org=org, role=Role.ADMIN)
+    customer = make_user(tenant=tenant, role=Role.ADMIN)
+    body = {"organization": org.pk, "kind": "reboot", "targets": [{"tenant": tenant.pk, "routers": _online(tenant, 2)}],
+            "rollout": {"waves": [1], "waves_by": "tenant"}}
+
+    assert client_for(customer).post("/api/v1/jobs/", body, format="json").status_code == 403
+    bad = client_for(creator).post("/api/v1/jobs/", {**body, "targets": "all"}, format="json")
+    assert bad.status_code == 400 and "targets" in bad.json()
+    answer = client_for(creator).post("/api/v1/jobs/", body, format="json")
+    assert answer.status_code == 201, answer.content
+    created = answer.json()
+    assert created["organization"] == org.pk and created["status"] == "awaiting_approval"
+    assert answer["Location"].endswith(f"/api/v1/org-jobs/{created['id']}/")
+    assert OrgJob.objects.get(pk=created["id"]).created_by == creator
+    assert client_for(creator).get(f"/api/v1/org-jobs/{created['id']}/").json()["device_count"] == 2
+    # A tenant's job is unchanged: `tenant` (with or without `organization`) keeps the tenant job's body.
+    tenant_job = client_for(creator).post("/api/v1/jobs/", {"tenant": tenant.pk, "kind": "reboot",
+                                                             "routers": _online(tenant, 1)}, format="json")
+    assert tenant_job.status_code == 201 and tenant_job.json()["tenant"] == tenant.pk
