@@ -79,9 +79,12 @@ class NcmProvider(Provider):
 
     def read_configuration(self, device: Device) -> dict:
         from ncm_sync.selectors import router_configuration
+        from ncm_sync.services.configuration import refresh_configuration_managers
 
         if device.router_id is None:
             return {"effective": {}, "keys": {}}
+        # The router's own layer as NCM holds it now when the portal's copy is older than a sync interval.
+        refresh_configuration_managers(tenant=device.router.tenant, routers=[device.router])
         config = router_configuration(device.router)
         keys = {row["path"]: {"value": row["value"], "origin": row["layer"],
                               "level": "device" if row["layer"] == "individual" else row["layer"]}

@@ -12,6 +12,7 @@ import ncm_config
 from jobs.models import JobKind
 from jobs.services import resolve_targets, validate_parameters
 from ncm_sync.models import ConfigurationManager, NetDevice, Router
+from ncm_sync.services.configuration import refresh_configuration_managers
 
 __all__ = ["job_preview", "config_changes", "OFFLINE_REBOOT_WARNING", "OFFLINE_SPEED_TEST_WARNING"]
 
@@ -124,6 +125,8 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
 
     diff, mode = parameters["diff"], parameters["mode"]
     errors = ncm_config.validate_diff(diff)
+    # The routers' own layers as NCM holds them now (fetched when the mirror's copy is older than a sync interval).
+    freshness = refresh_configuration_managers(tenant=tenant, routers=routers)
     managers = {
         cm.router_id: cm for cm in ConfigurationManager.objects.filter(tenant=tenant, router__in=routers, deleted_at__isnull=True)
     }
@@ -141,6 +144,7 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
                       "origins": origins},
             "changes": config_changes(ncm_config.mask_passwords(current), ncm_config.mask_passwords(after)),
             "errors": errors,
+            **({"warning": freshness.message} if freshness.message else {}),
         })
     for group in groups:
         current = _layer(group.data)

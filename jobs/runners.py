@@ -47,6 +47,7 @@ from ncm_sync.client import (
     client_for_credential,
 )
 from ncm_sync.models import ConfigurationManager, NetDevice, ncm_ref
+from ncm_sync.services.configuration import store_configuration_managers
 from portal.tasks import enqueue
 
 logger = logging.getLogger(__name__)
@@ -604,17 +605,7 @@ def refresh_pushed_configuration(job: Job) -> int:
         services.job_log(job, f"The portal's copy of the pushed configuration is refreshed at the next sync ({exc.message}).",
                          level="warning")
         return 0
-    for obj in managers:
-        columns = ConfigurationManager.columns(obj)
-        router_pk = routers.get(columns["router_ncm_id"])
-        if not obj.get("id") or router_pk is None:
-            continue
-        values = {"data": obj, "content_hash": content_hash(obj), "last_seen_at": now, "deleted_at": None,
-                  **columns, "router_id": router_pk}
-        ConfigurationManager.objects.update_or_create(
-            tenant_id=job.tenant_id, ncm_id=str(obj["id"]), defaults=values, create_defaults={**values, "first_seen_at": now},
-        )
-        written += 1
+    written += store_configuration_managers(tenant_id=job.tenant_id, managers=managers, routers=routers, now=now)
     from ncm_sync.models import Group
 
     for obj in group_rows:

@@ -464,6 +464,8 @@ class SyncState(models.Model):
     )
     firmware_versions = models.JSONField(default=dict, blank=True, help_text=_("NCM firmware id -> version."))
     product_names = models.JSONField(default=dict, blank=True, help_text=_("NCM product id -> name."))
+    configuration_listed_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When a sync last listed every configuration manager (NCM_CONFIGURATION_SYNC_MINUTES)."))
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantScopedQuerySet.as_manager()

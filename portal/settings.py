@@ -216,6 +216,10 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 NCM_CONNECT_TIMEOUT = float(os.environ.get("NCM_CONNECT_TIMEOUT", "5"))
 NCM_READ_TIMEOUT = float(os.environ.get("NCM_READ_TIMEOUT", "30"))
 NCM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("NCM_RATE_LIMIT_PER_MINUTE", "500"))
+# Configuration managers (no dashboard shows them) are listed by a scheduled sync at most every N minutes (and by
+# every requested sync); between, the router page, the configuration API and the job preview fetch a router's
+# manager from NCM when the mirror's copy is older than the tenant's sync interval. 0 lists them every sync.
+NCM_CONFIGURATION_SYNC_MINUTES = int(os.environ.get("NCM_CONFIGURATION_SYNC_MINUTES", "60"))
 # Jobs: drainer tasks per job, and job items in flight per tenant across all workers.
 JOBS_PARALLEL_PER_JOB = int(os.environ.get("JOBS_PARALLEL_PER_JOB", "4"))
 JOBS_MAX_IN_FLIGHT_PER_TENANT = int(os.environ.get("JOBS_MAX_IN_FLIGHT_PER_TENANT", "8"))

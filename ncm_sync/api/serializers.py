@@ -158,6 +158,8 @@ class RouterConfigurationSerializer(serializers.Serializer):
     rows = ConfigurationRowSerializer(many=True)
     removed = serializers.ListField(child=serializers.CharField(), help_text="Settings removed on this router.")
     configuration_manager = serializers.CharField(allow_null=True, help_text="NCM id of the configuration manager.")
+    notice = serializers.CharField(
+        help_text="Empty when the layers are current; otherwise why NCM could not be asked and how old the copy is.")
 
 
 class FirmwareVersionRowSerializer(serializers.Serializer):

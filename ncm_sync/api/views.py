@@ -15,6 +15,7 @@ from ncm_sync.api import serializers
 from ncm_sync.models import Account, Alert, Group, Location, NetDevice, Router, SyncRun
 from ncm_sync.services import request_sync
 from ncm_sync.services.alerts import alert_acknowledge, alert_unacknowledge
+from ncm_sync.services.configuration import refresh_configuration_managers
 from portal.api.export import ETagMixin, ExportableListMixin
 from portal.api.filters import search_text
 from portal.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
@@ -64,9 +65,12 @@ class RouterViewSet(ExportableListMixin, MirrorViewSet):
     @action(detail=True, methods=["get"], required_action=Action.VIEW)
     def configuration(self, request, pk=None):
         """The router's configuration: group and individual layers, the effective result and, per setting, the
-        layer its value comes from (NCM's layering rules; passwords masked)."""
-        config = selectors.router_configuration(self.get_object())
-        return Response(serializers.RouterConfigurationSerializer(config).data)
+        layer its value comes from (NCM's layering rules; passwords masked). The router's own layer is fetched from
+        NCM first when the portal's copy is older than the tenant's sync interval; `notice` says when it could not be."""
+        router = self.get_object()
+        freshness = refresh_configuration_managers(tenant=router.tenant, routers=[router])
+        config = selectors.router_configuration(router)
+        return Response(serializers.RouterConfigurationSerializer({**config, "notice": freshness.message}).data)
 
     @extend_schema(responses={200: serializers.FirmwareInventorySerializer})
     @action(detail=False, methods=["get"], url_path="firmware-inventory", required_action=Action.VIEW)

@@ -36,7 +36,7 @@ from ncm_sync.client import (
     NcmUnavailable,
     client_for_credential,
 )
-from ncm_sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from ncm_sync.models import MIRRORED_MODELS, ConfigurationManager, SyncRun, SyncRunStatus, SyncState, SyncTrigger
 from ncm_sync.ratebudget import RateBudgetTimeout
 from ncm_sync.services.sync import TenantSync
 from ncm_sync.services.figures import refresh_tenant_figures
@@ -279,6 +279,20 @@ def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
         return _run_engine(run, workers=workers, client=client)
 
 
+def resources_to_list(run: SyncRun) -> list:
+    """Every mirrored resource, but a scheduled run leaves configuration managers (no dashboard shows them) to
+    every NCM_CONFIGURATION_SYNC_MINUTES: the pages that show them fetch a stale router's on demand
+    (`ncm_sync.services.configuration`). A requested sync lists everything, so it sees every change."""
+    resources = list(MIRRORED_MODELS)
+    minutes = settings.NCM_CONFIGURATION_SYNC_MINUTES
+    if run.trigger != SyncTrigger.SCHEDULE or minutes <= 0:
+        return resources
+    listed_at = SyncState.objects.filter(tenant_id=run.tenant_id).values_list("configuration_listed_at", flat=True).first()
+    if listed_at is None or listed_at < timezone.now() - timedelta(minutes=minutes):
+        return resources
+    return [model for model in resources if model is not ConfigurationManager]
+
+
 def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     tenant_id = run.tenant_id
     own_client = client is None
@@ -294,7 +308,7 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
         stats = {}
         if client is not None:
             states_before = router_states(tenant_id)
-            engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers)
+            engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers, resources=resources_to_list(run))
             stats = engine.run()
         for provider, credential in sorted(credentials.items()):
             if provider != Provider.NCM and provider in PROVIDER_SYNCS:

@@ -464,6 +464,8 @@ class TenantSync:
             changes["alerts_cursor"] = self.new_alerts_cursor
         if lookups != (state.firmware_versions or {}, state.product_names or {}):
             changes["firmware_versions"], changes["product_names"] = lookups
+        if ConfigurationManager in self.resources:
+            changes["configuration_listed_at"] = self.now
         if changes:
             SyncState.objects.filter(pk=state.pk).update(**changes)
         return self.stats

@@ -21,6 +21,7 @@ from ncm_sync import selectors as ncm
 from ncm_sync.filtersets import AlertFilterSet, NetDeviceFilterSet, RouterFilterSet
 from ncm_sync.models import SyncRun
 from ncm_sync.services.alerts import BULK_ACKNOWLEDGE_LIMIT, alert_acknowledge, alert_unacknowledge, alerts_acknowledge
+from ncm_sync.services.configuration import refresh_configuration_managers
 from ui import features, mirror
 from ui.access import TenantPermissions, require, tenant_or_404
 from ui.history import router_history_context, tenant_history_context
@@ -216,6 +217,7 @@ def router_detail(request, tenant_id, router_id):
         job_items = list(JobItem.objects.for_user(request.user).filter(router=router).select_related("job").order_by("-id")[:25])
     context = tenant_context(
         request, tenant, router=router, modems=modems, alerts=alerts, location=ncm.latest_location(router),
+        config_notice=refresh_configuration_managers(tenant=tenant, routers=[router]).message,
         config=mirror.configuration_layers(router), job_items=job_items, jobs_enabled=features.jobs_enabled(),
         other_interfaces=router.net_devices.filter(deleted_at__isnull=True).exclude(type="mdm"),
         **router_history_context(request, router),
