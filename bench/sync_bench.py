@@ -109,7 +109,7 @@ def _cpu_seconds() -> float:
 
 def phase_sync(tenant_id: int, trigger: str = "manual") -> dict:
     """One sync of the tenant: `manual` (requested: every resource) or `schedule` (the dispatcher's: configuration
-    managers only every NCM_CONFIGURATION_SYNC_MINUTES)."""
+    managers only every NCM_FULL_SYNC_MINUTES)."""
     _django()
     from django.core.cache import cache
 
@@ -268,7 +268,7 @@ def report(result: dict, verbose: bool) -> bool:
     scheduled = result["scheduled"]
     written_scheduled = scheduled["created"] + scheduled["updated"] + scheduled["deleted"] + scheduled["links_resolved"]
     print(f"  the unchanged resync above is a requested one (every resource listed: exact). A scheduled resync "
-          f"(configuration managers every NCM_CONFIGURATION_SYNC_MINUTES): {scheduled['seconds']:.2f} s = "
+          f"(configuration managers every NCM_FULL_SYNC_MINUTES): {scheduled['seconds']:.2f} s = "
           f"{scheduled['seconds'] / result['sdk']:.2f}x, {scheduled['api_calls']} calls, rows written {written_scheduled}")
     print(f"SDK (ncm {_sdk_version()}) download of every resource the portal syncs ({len(RESOURCES)} lists): "
           f"{result['sdk_all']:.2f} s, {result['sdk_all_calls']} calls, {result['sdk_all_rows']} rows "

@@ -614,6 +614,7 @@ class Fleet:
         status = "suspended" if row["suspended"] else ("synched" if synched else "pending")
         if router.get("config_status") != status:
             router["config_status"] = status
+            router["updated_at"] = iso(utcnow())  # NCM: the time of the last attribute update
             self.touch()
         self._cm_dirty.discard(cmid)
 
@@ -888,6 +889,7 @@ class Fleet:
             row["group"] = None
             row["target_firmware"] = None
         row["upgrade_pending"] = bool(row["target_firmware"] and row["target_firmware"] != row["actual_firmware"])
+        row["updated_at"] = iso(utcnow())
         self._config_changed(self.router_cm[rid])
 
     def delete_router(self, router_id) -> bool:

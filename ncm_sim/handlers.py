@@ -698,6 +698,7 @@ class Api:
                 r = fleet.tables["routers"][rid]
                 r["target_firmware"] = row["target_firmware"]
                 r["upgrade_pending"] = r["target_firmware"] != r["actual_firmware"]
+                r["updated_at"] = iso(utcnow())
                 fleet.schedule_upgrade(rid)
         if "account" in payload:
             row["account"] = fleet.url("accounts", self._lookup("accounts", payload["account"]))
@@ -755,6 +756,7 @@ class Api:
             }
             fleet.router_loc[rid] = lid
             fleet.tables["routers"][rid]["last_known_location"] = fleet.url("locations", lid)
+            fleet.tables["routers"][rid]["updated_at"] = iso(utcnow())
             return Resp(201, fleet.tables["locations"][lid], applied=True)
         if not obj_id or method == "POST":
             raise ApiError(405, f"Method {method} not allowed here", "method_not_allowed")
@@ -768,6 +770,7 @@ class Api:
                 del fleet.router_loc[rid]
                 if rid in fleet.tables["routers"]:
                     fleet.tables["routers"][rid]["last_known_location"] = None
+                    fleet.tables["routers"][rid]["updated_at"] = iso(utcnow())
             return Resp(204, None, applied=True)
         for key in ("accuracy", "latitude", "longitude", "method"):
             if key in payload:

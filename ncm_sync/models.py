@@ -464,8 +464,11 @@ class SyncState(models.Model):
     )
     firmware_versions = models.JSONField(default=dict, blank=True, help_text=_("NCM firmware id -> version."))
     product_names = models.JSONField(default=dict, blank=True, help_text=_("NCM product id -> name."))
-    configuration_listed_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When a sync last listed every configuration manager (NCM_CONFIGURATION_SYNC_MINUTES)."))
+    full_sync_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When a sync last listed every resource completely (NCM_FULL_SYNC_MINUTES)."))
+    change_cursors = models.JSONField(
+        default=dict, blank=True,
+        help_text=_("Per incremental filter (e.g. routers.updated_at__gt) the value a scheduled sync lists changes after."))
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantScopedQuerySet.as_manager()

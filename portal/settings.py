@@ -216,10 +216,12 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 NCM_CONNECT_TIMEOUT = float(os.environ.get("NCM_CONNECT_TIMEOUT", "5"))
 NCM_READ_TIMEOUT = float(os.environ.get("NCM_READ_TIMEOUT", "30"))
 NCM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("NCM_RATE_LIMIT_PER_MINUTE", "500"))
-# Configuration managers (no dashboard shows them) are listed by a scheduled sync at most every N minutes (and by
-# every requested sync); between, the router page, the configuration API and the job preview fetch a router's
-# manager from NCM when the mirror's copy is older than the tenant's sync interval. 0 lists them every sync.
-NCM_CONFIGURATION_SYNC_MINUTES = int(os.environ.get("NCM_CONFIGURATION_SYNC_MINUTES", "60"))
+# Scheduled syncs are light between full ones (docs/sync-performance.md): routers and modem metrics are listed by
+# NCM's "changed after" filters, configuration managers are left out (the pages that show them fetch a stale
+# router's on demand). A scheduled sync is full when the last full one is older than NCM_FULL_SYNC_MINUTES;
+# every requested sync is full. 0 makes every sync full. The change cursors overlap by NCM_CHANGE_OVERLAP_SECONDS.
+NCM_FULL_SYNC_MINUTES = int(os.environ.get("NCM_FULL_SYNC_MINUTES", "60"))
+NCM_CHANGE_OVERLAP_SECONDS = int(os.environ.get("NCM_CHANGE_OVERLAP_SECONDS", "300"))
 # Jobs: drainer tasks per job, and job items in flight per tenant across all workers.
 JOBS_PARALLEL_PER_JOB = int(os.environ.get("JOBS_PARALLEL_PER_JOB", "4"))
 JOBS_MAX_IN_FLIGHT_PER_TENANT = int(os.environ.get("JOBS_MAX_IN_FLIGHT_PER_TENANT", "8"))

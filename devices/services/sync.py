@@ -8,9 +8,10 @@ registers them there in `DevicesConfig.ready`.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
+
+import orjson
 
 from django.conf import settings
 from django.db import transaction
@@ -51,8 +52,8 @@ class Figures:
 
 
 def _hash(obj) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    text = orjson.dumps(obj, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def eccloud_status(status_id) -> str:
@@ -172,8 +173,15 @@ def sync_eccloud_credential(*, tenant_id: int, credential) -> dict[str, dict]:
             client.close()
 
 
-def project_ncm_routers(*, tenant_id: int) -> dict:
-    """Every NCM router of the tenant as a `Device` (provider `ncm`), written only where it changed."""
+def project_ncm_routers(*, tenant_id: int, changed: frozenset[str] | None = None) -> dict:
+    """Every NCM router of the tenant as a `Device` (provider `ncm`), written only where it changed. Skipped when
+    the sync wrote no router row (`changed`) and every live router already has its live device."""
+    if changed is not None and "routers" not in changed:
+        live_routers = Router.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True).count()
+        live_devices = Device.objects.filter(tenant_id=tenant_id, provider=DeviceProvider.NCM, deleted_at__isnull=True,
+                                             router__deleted_at__isnull=True).count()
+        if live_routers == live_devices:
+            return Figures().as_dict()
     now = timezone.now()
     figures = Figures()
     rows = {}

@@ -1,7 +1,7 @@
 """Routers' configuration managers fetched from NCM on demand.
 
-A scheduled sync lists every configuration manager at most every NCM_CONFIGURATION_SYNC_MINUTES
-(`runs.resources_to_list`); the pages and endpoints that show or use them (the router page, the configuration API,
+Only full syncs list configuration managers (a scheduled sync is full every NCM_FULL_SYNC_MINUTES, a requested one
+always: `runs.plan_sync`); the pages and endpoints that show or use them (the router page, the configuration API,
 the config-push preview, a finished job) call `refresh_configuration_managers` first, which asks NCM for the
 managers of the routers whose copy is older than the tenant's sync interval (one call per 100 routers, within the
 credential's rate budget) and stores them. NCM unreachable: the copy already held is shown, with its age and the
@@ -52,8 +52,8 @@ def _stale_routers(tenant: Tenant, routers: list[Router], now: datetime) -> tupl
     """Routers whose manager copy is older than the tenant's sync interval: not listed completely since, and not
     fetched on demand since."""
     cutoff = now - timedelta(minutes=max(tenant.sync_interval_minutes, 1))
-    listed_at = SyncState.objects.filter(tenant=tenant).values_list("configuration_listed_at", flat=True).first()
-    if settings.NCM_CONFIGURATION_SYNC_MINUTES <= 0 or (listed_at is not None and listed_at >= cutoff):
+    listed_at = SyncState.objects.filter(tenant=tenant).values_list("full_sync_at", flat=True).first()
+    if settings.NCM_FULL_SYNC_MINUTES <= 0 or (listed_at is not None and listed_at >= cutoff):
         return [], listed_at
     seen = dict(
         ConfigurationManager.objects.filter(tenant=tenant, router__in=routers, deleted_at__isnull=True)

@@ -36,9 +36,11 @@ from ncm_sync.client import (
     NcmUnavailable,
     client_for_credential,
 )
-from ncm_sync.models import MIRRORED_MODELS, ConfigurationManager, SyncRun, SyncRunStatus, SyncState, SyncTrigger
+from ncm_sync.models import (
+    MIRRORED_MODELS, ConfigurationManager, SyncRun, SyncRunStatus, SyncState, SyncTrigger, TenantFigures,
+)
 from ncm_sync.ratebudget import RateBudgetTimeout
-from ncm_sync.services.sync import TenantSync
+from ncm_sync.services.sync import CHANGE_FILTERS, TenantSync
 from ncm_sync.services.figures import refresh_tenant_figures
 from portal.heartbeat import Heartbeat
 from portal.logcontext import log_context
@@ -65,8 +67,10 @@ class ProviderSyncError(Exception):
 
 # Other vendors' syncs (announced upward: the `devices` app registers ecCloud in its AppConfig.ready, since this
 # app may not import it). provider -> fn(tenant_id=, credential=) -> {resource: figures dict}; raises
-# ProviderSyncError. AFTER_SYNC callbacks fn(tenant_id=) run after a run's mirrors are written (the vendor-neutral
-# device list projects NCM routers there); they never fail the run.
+# ProviderSyncError. AFTER_SYNC callbacks fn(tenant_id=, changed=) run after a run's mirrors are written (the
+# vendor-neutral device list projects NCM routers there); `changed` names the NCM resources whose rows the run
+# wrote (None: unknown, e.g. no NCM credential), so a callback can skip work an unchanged resync does not need.
+# They never fail the run.
 PROVIDER_SYNCS: dict = {}
 AFTER_SYNC: list = []
 
@@ -279,18 +283,27 @@ def _run_locked(run: SyncRun, *, workers: int, client) -> SyncRun:
         return _run_engine(run, workers=workers, client=client)
 
 
-def resources_to_list(run: SyncRun) -> list:
-    """Every mirrored resource, but a scheduled run leaves configuration managers (no dashboard shows them) to
-    every NCM_CONFIGURATION_SYNC_MINUTES: the pages that show them fetch a stale router's on demand
-    (`ncm_sync.services.configuration`). A requested sync lists everything, so it sees every change."""
+def plan_sync(run: SyncRun) -> tuple[list, dict]:
+    """What a run lists: (resources, changed_since). A requested run, or a scheduled one when the last full sync is
+    older than NCM_FULL_SYNC_MINUTES, lists everything completely (exact: creates, changes, deletions). Other
+    scheduled runs are light: configuration managers are left out (no dashboard shows them; the pages that do
+    fetch a stale router's on demand, `ncm_sync.services.configuration`) and routers and modem metrics are listed
+    by NCM's "changed after" filters from the stored cursors (deletions wait for the next full sync)."""
     resources = list(MIRRORED_MODELS)
-    minutes = settings.NCM_CONFIGURATION_SYNC_MINUTES
+    minutes = settings.NCM_FULL_SYNC_MINUTES
     if run.trigger != SyncTrigger.SCHEDULE or minutes <= 0:
-        return resources
-    listed_at = SyncState.objects.filter(tenant_id=run.tenant_id).values_list("configuration_listed_at", flat=True).first()
-    if listed_at is None or listed_at < timezone.now() - timedelta(minutes=minutes):
-        return resources
-    return [model for model in resources if model is not ConfigurationManager]
+        return resources, {}
+    state = SyncState.objects.filter(tenant_id=run.tenant_id).values("full_sync_at", "change_cursors").first() or {}
+    full_at = state.get("full_sync_at")
+    if full_at is None or full_at < timezone.now() - timedelta(minutes=minutes):
+        return resources, {}
+    cursors = state.get("change_cursors") or {}
+    changed_since = {}
+    for model, filters in CHANGE_FILTERS.items():
+        keys = [f"{model.RESOURCE}.{name}" for name in filters]
+        if all(cursors.get(key) for key in keys):  # no cursor yet (an empty mirror): listed completely
+            changed_since[model] = [{name: cursors[key]} for name, key in zip(filters, keys)]
+    return [model for model in resources if model is not ConfigurationManager], changed_since
 
 
 def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
@@ -308,7 +321,9 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
         stats = {}
         if client is not None:
             states_before = router_states(tenant_id)
-            engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers, resources=resources_to_list(run))
+            resources, changed_since = plan_sync(run)
+            engine = TenantSync(tenant_id=tenant_id, client=client, workers=workers, resources=resources,
+                                 changed_since=changed_since)
             stats = engine.run()
         for provider, credential in sorted(credentials.items()):
             if provider != Provider.NCM and provider in PROVIDER_SYNCS:
@@ -336,27 +351,34 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     finally:
         if own_client and client is not None:
             client.close()
-        if engine is not None:  # a failed run may have written pages before it failed
-            _refresh_figures(tenant_id)
+        if engine is not None and (engine.stats_written() or not TenantFigures.objects.filter(tenant_id=tenant_id).exists()):
+            _refresh_figures(tenant_id)  # a failed run may have written pages before it failed; an unchanged one nothing
     figures = {name: s.as_dict() for name, s in stats.items()}
     figures.update(others)
-    _run_after_sync(tenant_id)
+    changed = _changed_resources(stats) if engine is not None else None
+    _run_after_sync(tenant_id, changed)
     _finish(run, SyncRunStatus.SUCCEEDED, fields={
         "api_calls": getattr(client, "calls", 0) + sum(f.get("api_calls", 0) for f in others.values()),
         "resources": figures, **_totals(figures)})
     if engine is not None:
         _announce_new_alerts(tenant_id, engine, figures)
-        announce_router_transitions(tenant_id, states_before)
+        if "routers" in changed:  # no router row written: no state crossed online/offline
+            announce_router_transitions(tenant_id, states_before)
     Tenant.objects.filter(pk=tenant_id).update(
         sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
     )
     return run
 
 
-def _run_after_sync(tenant_id: int) -> None:
+def _changed_resources(stats: dict) -> frozenset[str]:
+    """The resources whose rows this run wrote (created, updated, tombstoned or linked)."""
+    return frozenset(name for name, s in stats.items() if s.created or s.updated or s.deleted or s.links_resolved)
+
+
+def _run_after_sync(tenant_id: int, changed: frozenset[str] | None = None) -> None:
     for fn in AFTER_SYNC:
         try:
-            fn(tenant_id=tenant_id)
+            fn(tenant_id=tenant_id, changed=changed)
         except Exception:  # noqa: BLE001 - the mirror itself is written; never fail the run for a projection
             logger.exception("after-sync step %s of tenant %s failed", getattr(fn, "__name__", fn), tenant_id)
 

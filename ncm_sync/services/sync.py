@@ -12,6 +12,9 @@
 - Rows NCM no longer returns are tombstoned only after *every* listing of the run completed: a failed run
   deletes nothing.
 - Alerts are history: listed incrementally after the stored `created_at_timeuuid` cursor, never tombstoned.
+- A scheduled light sync (`runs.plan_sync`) lists routers and modem metrics by their changes only (NCM's
+  `updated_at__gt`, `state_updated_at__gt`, `update_ts__gt` after `SyncState.change_cursors`) and tombstones
+  none of them; every NCM_FULL_SYNC_MINUTES, and on every requested sync, everything is listed completely.
 """
 from __future__ import annotations
 
@@ -24,12 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from datetime import timedelta
+
 import msgspec
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import JSONField
+from django.db.models import JSONField, Max
+from django.db.models.fields.json import KT
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ncm_sync.client import NcmClient
 from ncm_sync.models import (
@@ -50,10 +57,15 @@ from portal import fastjson
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TenantSync", "content_hash", "ResourceStats", "SyncCancelled"]
+__all__ = ["TenantSync", "content_hash", "ResourceStats", "SyncCancelled", "CHANGE_FILTERS"]
 
 BATCH = 500
 MODELS_BY_NAME = {model.__name__: model for model in MIRRORED_MODELS}
+# NCM's documented "changed after" filters (seed 001): a light sync lists these resources by them.
+CHANGE_FILTERS = {
+    Router: ("updated_at__gt", "state_updated_at__gt"),
+    NetDeviceMetrics: ("update_ts__gt",),
+}
 
 
 class SyncCancelled(Exception):
@@ -85,6 +97,7 @@ class ResourceStats:
     seconds: float = 0.0
     fetch_seconds: float = 0.0
     write_seconds: float = 0.0
+    changes_only: bool = False  # listed by NCM's "changed after" filters (a light sync): nothing tombstoned
 
     def as_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -121,6 +134,7 @@ class _ResourceWriter:
         self.now = now
         self.idmaps = idmaps
         self.stats = ResourceStats()
+        self.partial = False
         self.seen: set[str] = set()
         self.existing: dict[str, _Existing] = {}
         own_map = idmaps.get(model.__name__)
@@ -244,6 +258,8 @@ class _ResourceWriter:
         self.stats.updated += len(updates)
 
     def tombstones(self) -> list[int]:
+        if self.partial:  # listed by changes only: what was not listed did not change, it was not deleted
+            return []
         return [e.pk for ncm_id, e in self.existing.items() if not e.deleted and ncm_id not in self.seen]
 
 
@@ -342,6 +358,9 @@ class TenantSync:
     client: NcmClient
     workers: int = 0
     resources: list[type[MirroredModel]] = field(default_factory=lambda: list(MIRRORED_MODELS))
+    # Resources listed by their changes only (a scheduled light sync, `runs.plan_sync`): per model, one filter
+    # per listing (e.g. routers by updated_at__gt and by state_updated_at__gt). Never tombstones their rows.
+    changed_since: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.workers = self.workers or int(
@@ -375,6 +394,9 @@ class TenantSync:
             filters = self._filters_for(model)
             if model is Alert:  # a cursor listing (newest first): one page after another
                 listing = self.client.iter_pages(model.RESOURCE, **filters)
+            elif model in self.changed_since:
+                writer.partial = writer.stats.changes_only = True
+                listing = self._changes(model, writer, self.changed_since[model])
             else:
                 # As many rows as the mirror holds are expected: those pages are asked several at a time.
                 expected = sum(1 for e in writer.existing.values() if not e.deleted)
@@ -402,6 +424,15 @@ class TenantSync:
                 self.stats[model.RESOURCE].seconds = time.monotonic() - started
             if threaded:
                 connections.close_all()
+
+    def _changes(self, model, writer: "_ResourceWriter", filters: list[dict]):
+        """Pages of the rows changed after the cursors, one listing per filter, each row once."""
+        yielded: set[str] = set()
+        for one in filters:
+            for page in self.client.iter_pages(model.RESOURCE, raw=True, **one):
+                fresh = [item for item in page if writer.item_id(item) not in yielded]
+                yielded.update(writer.item_id(item) for item in fresh)
+                yield fresh
 
     def _learn_names(self, model, page: list[dict]) -> None:
         """Firmware versions and product names for the ids on a first page, fetched before it is written
@@ -464,11 +495,33 @@ class TenantSync:
             changes["alerts_cursor"] = self.new_alerts_cursor
         if lookups != (state.firmware_versions or {}, state.product_names or {}):
             changes["firmware_versions"], changes["product_names"] = lookups
-        if ConfigurationManager in self.resources:
-            changes["configuration_listed_at"] = self.now
+        if set(MIRRORED_MODELS) <= set(self.resources) and not self.changed_since:
+            changes["full_sync_at"] = self.now
+        cursors = self._change_cursors()
+        if cursors != (state.change_cursors or {}):
+            changes["change_cursors"] = cursors
         if changes:
             SyncState.objects.filter(pk=state.pk).update(**changes)
         return self.stats
+
+    def stats_written(self) -> bool:
+        """Whether this run wrote any mirror row so far (created, updated, tombstoned or linked)."""
+        return any(s.created or s.updated or s.deleted or s.links_resolved for s in list(self.stats.values()))
+
+    def _change_cursors(self) -> dict[str, str]:
+        """For the next scheduled light sync: per incremental filter, NCM's newest timestamp in the mirror less
+        an overlap (NCM_CHANGE_OVERLAP_SECONDS plus this run's length), so a row NCM changed while this run was
+        listing is listed again rather than missed. NCM's own clock throughout, never the portal's."""
+        overlap = timedelta(seconds=settings.NCM_CHANGE_OVERLAP_SECONDS) + (timezone.now() - self.now)
+        cursors = {}
+        for model, filters in CHANGE_FILTERS.items():
+            live = model.objects.filter(tenant_id=self.tenant_id, deleted_at__isnull=True)
+            for name in filters:
+                newest = live.aggregate(newest=Max(KT(f"data__{name.removesuffix('__gt')}")))["newest"]
+                when = parse_datetime(newest) if newest else None
+                if when is not None:
+                    cursors[f"{model.RESOURCE}.{name}"] = (when - overlap).isoformat()
+        return cursors
 
     def _run_concurrently(self, models) -> None:
         errors: list[BaseException] = []

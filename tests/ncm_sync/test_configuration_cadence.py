@@ -1,7 +1,8 @@
-"""Configuration managers on a slower cadence (issue 14): a scheduled sync lists them at most every
-NCM_CONFIGURATION_SYNC_MINUTES, a requested sync always; the configuration API, the router page and the config-push
-preview fetch a router's manager from NCM when the portal's copy is older than the tenant's sync interval, and say
-so (with the copy they show) when NCM cannot be asked. Against ncm_sim."""
+"""Light scheduled syncs (issue 14). A scheduled sync is full every NCM_FULL_SYNC_MINUTES, a requested one always;
+between, a scheduled sync lists routers and modem metrics by NCM's "changed after" filters (every change seen,
+nothing tombstoned) and leaves configuration managers out: the configuration API, the router page and the
+config-push preview fetch a router's manager from NCM when the portal's copy is older than the tenant's sync
+interval, and say so (with the copy they show) when NCM cannot be asked. Against ncm_sim."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,9 +20,13 @@ from tests.ncm_sim.helpers import send
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _cm_listings(sim) -> int:
+def _calls(sim, key: str) -> int:
     with sim.state.lock:
-        return sum(n for key, n in sim.state.calls.items() if key == "GET configuration_managers")
+        return sim.state.calls.get(key, 0)
+
+
+def _cm_listings(sim) -> int:
+    return _calls(sim, "GET configuration_managers")
 
 
 def _scheduled_sync(tenant):
@@ -32,7 +37,7 @@ def _scheduled_sync(tenant):
 def _age_copies(tenant, minutes: int) -> None:
     """As if the last complete listing and every on-demand fetch were `minutes` ago."""
     past = timezone.now() - timedelta(minutes=minutes)
-    SyncState.objects.filter(tenant=tenant).update(configuration_listed_at=past)
+    SyncState.objects.filter(tenant=tenant).update(full_sync_at=past)
     ConfigurationManager.objects.filter(tenant=tenant).update(last_seen_at=past)
 
 
@@ -42,8 +47,43 @@ def _set_system_id(sim, router: Router, value: str) -> None:
     assert answer.status_code in (200, 202), answer.text
 
 
+def test_light_syncs_see_every_router_change_and_full_ones_the_deletions(sims, settings):
+    settings.NCM_FULL_SYNC_MINUTES = 60
+    sim = sims.start(routers=30, seed=43, keys=sim_keys("light"))
+    tenant = tenant_on(sim)
+    assert _scheduled_sync(tenant).status == "succeeded"  # the first: full
+    state = SyncState.objects.get(tenant=tenant)
+    assert state.full_sync_at and set(state.change_cursors) == {
+        "routers.updated_at__gt", "routers.state_updated_at__gt", "net_device_metrics.update_ts__gt"}
+
+    ids = sorted(sim.state.tables["routers"])
+    online = [rid for rid in ids if sim.state.tables["routers"][rid]["state"] == "online"]
+    sim.update_router(online[0], name="Renamed in NCM")
+    sim.update_router(online[1], state="offline")
+    sim.delete_router(online[2])
+    created = sim.create_router(name="Brand new")
+    sim.reset_counters()
+
+    light = _scheduled_sync(tenant)
+    assert light.status == "succeeded"
+    assert light.resources["routers"]["changes_only"] is True
+    assert light.resources["net_device_metrics"]["changes_only"] is True
+    assert "configuration_managers" not in light.resources
+    assert _calls(sim, "GET routers") == 2  # one page by updated_at, one by state_updated_at
+    live = Router.objects.filter(tenant=tenant, deleted_at__isnull=True)
+    assert live.get(ncm_id=online[0]).name == "Renamed in NCM"
+    assert live.get(ncm_id=online[1]).state == "offline"
+    assert live.filter(ncm_id=str(created["id"]), name="Brand new").exists()
+    assert live.filter(ncm_id=online[2]).exists()  # a deletion waits for the next full sync
+    assert light.resources["routers"]["deleted"] == 0
+
+    assert sync_tenant(tenant_id=tenant.pk).status == "succeeded"  # requested: full, exact
+    assert not Router.objects.filter(tenant=tenant, ncm_id=online[2], deleted_at__isnull=True).exists()
+    assert live.count() == len(sim.state.tables["routers"]) == 30
+
+
 def test_scheduled_syncs_list_managers_at_the_slower_cadence_requested_ones_always(sims, settings):
-    settings.NCM_CONFIGURATION_SYNC_MINUTES = 60
+    settings.NCM_FULL_SYNC_MINUTES = 60
     sim = sims.start(routers=12, seed=41, keys=sim_keys("cadence"))
     tenant = tenant_on(sim)
     assert _scheduled_sync(tenant).status == "succeeded"  # never listed: lists them
@@ -62,12 +102,12 @@ def test_scheduled_syncs_list_managers_at_the_slower_cadence_requested_ones_alwa
     assert _scheduled_sync(tenant).status == "succeeded"  # the hour has passed
     assert _cm_listings(sim) == listed + 2
 
-    settings.NCM_CONFIGURATION_SYNC_MINUTES = 0  # every sync
+    settings.NCM_FULL_SYNC_MINUTES = 0  # every sync
     assert "configuration_managers" in _scheduled_sync(tenant).resources
 
 
 def test_configuration_api_router_page_and_preview_see_ncm_now(sims, settings, client_for, client):
-    settings.NCM_CONFIGURATION_SYNC_MINUTES = 60
+    settings.NCM_FULL_SYNC_MINUTES = 60
     sim = sims.start(routers=4, seed=42, keys=sim_keys("fresh"))
     tenant = tenant_on(sim)
     assert sync_tenant(tenant_id=tenant.pk).status == "succeeded"
