@@ -88,6 +88,10 @@ def test_wizard_pushes_config_to_access_points(mixed, ecsim):
     assert 'data-key="radio/r5/channel"' in shown and 'data-key="hotspot/landingURL"' in shown
     assert f'data-key="{OVERRIDE}"' in shown  # the override goes: the site's "0" comes back
     assert "data-predicted-errors" not in shown
+    back = re.search(r'id="wizard-back" href="([^"]+)"', shown).group(1).replace("&amp;", "&")
+    again = body(client.get(back))  # Back: the devices and the rows are still there
+    assert re.search(rf'id="pick-device-{first.pk}"[^>]*checked', again)
+    assert 'value="radio/r5/channel"' in again and re.search(r'<option value="remove" selected>', again)
     assert ecsim.writes() == []  # a preview sends nothing
     assert not Job.objects.filter(tenant=tenant).exists()
 
