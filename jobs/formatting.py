@@ -79,6 +79,13 @@ def item_summary(kind: str, status: str, result: Any, error: str = "") -> str:
         return _speed_test(result)
     if kind == "reboot":
         return _reboot(result, status)
+    if kind == "config_push" and "post" in result:  # another vendor's device (ecCloud: jobs.devices)
+        keys = len(result.get("post") or {})
+        stored = (f"ecCloud stored {keys} key{'s' if keys != 1 else ''}" if result.get("written", True)
+                  else "ecCloud already had these values (nothing sent)")
+        if result.get("applied") is False:
+            return stored + "; the device has not applied them yet."
+        return stored + ("; the device applied them." if result.get("applied") else ".")
     if kind == "config_push":
         version = result.get("version_number")
         return "NCM accepted the configuration" + (f" (version {version})." if version is not None else ".")

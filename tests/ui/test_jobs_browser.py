@@ -196,3 +196,74 @@ def test_a_job_whose_start_task_was_lost_is_finished_by_the_sweep_and_the_page_f
                            timeout=60000)
     assert page.get_attribute("#job-live", "data-status") == "succeeded"
     assert "Started by the sweep" in page.inner_text("main")
+
+
+def test_wizard_pushes_config_to_access_points_from_the_dashboard(page, live_server, sim_world, eager):
+    """Issue 15, as a person does it: from the tenant's dashboard to the wizard, pick two IgniteNet access points
+    (reboot and speed test are disabled, saying why), type the changes as rows, preview, confirm; the job page
+    shows both access points succeeded and the ecCloud simulator holds the new configuration."""
+    from accounts.services import credential_save
+    from devices.models import Device
+    from eccloud_config import merge
+    from eccloud_sim.testing import eccloud_server
+    from jobs.models import Job
+    from ncm_sync.services.runs import sync_tenant
+
+    bakery, override = sim_world["bakery"], "radio/global/bandSteering"
+    with eccloud_server(sites=1, devices_per_site=3, seed=7, api_key="tsecret-eccloud-browser-0123456789") as ecsim:
+        for remote_id in list(ecsim.cloud.devices)[:2]:
+            ecsim.cloud.update_device(remote_id, status_id="STATUS_ONLINE")
+            ecsim.cloud.touch_config(remote_id, {override: {"value": "1", "origin": "site-device"}})
+        credential_save(tenant=bakery, provider="eccloud", base_url=ecsim.base_url,
+                        secrets_in={"api_key": "tsecret-eccloud-browser-0123456789"})
+        assert sync_tenant(tenant_id=bakery.pk).status == "succeeded"
+        points = list(Device.objects.filter(tenant=bakery, provider="eccloud", status="online").order_by("pk"))
+        assert len(points) == 2
+
+        # The one goto: sign in, landing on the tenant's dashboard.
+        page.goto(f"{live_server.url}/login/?next=/t/{bakery.pk}/")
+        page.fill("#id_username", "msp-tech")
+        page.fill("#id_password", PASSWORD)
+        page.click("main button[type=submit]")
+        page.click("#dashboard-new-job")
+        page.wait_for_selector("#pick-devices")
+        for point in points:
+            page.check(f"#pick-device-{point.pk}")
+        assert "2 access points chosen" in page.inner_text("#selected-count")
+        for kind in ("reboot", "speed_test", "firmware_upgrade"):
+            assert page.is_disabled(f"#job-form input[name=kind][value={kind}]")
+        assert "IgniteNet ecCloud has no reboot" in page.inner_text("#kind-reasons")
+        page.check("#job-form input[name=kind][value=config_push]")
+        assert visible_parameters(page) == ["config_push"]
+        assert page.locator("#eccloud-changes").is_visible() and not page.locator("#p-diff").is_visible()
+        page.fill("#change-key-1", "radio/r5/channel")
+        page.fill("#change-value-1", "161")
+        page.fill("#change-key-2", override)
+        page.select_option("#change-op-2", "remove")
+        page.click("#add-change-row")
+        page.fill("#change-key-4", "hotspot/landingURL")
+        page.fill("#change-value-4", "https://portal.example")
+        shots(page, "job-wizard-eccloud")
+        page.click("#preview-job")
+        page.wait_for_selector("#device-preview")
+        for point in points:
+            changed = page.inner_text(f"#device-preview details[data-device='{point.pk}'] table")
+            assert "radio/r5/channel" in changed and "161" in changed and override in changed
+            assert "hotspot/landingURL" in changed
+        assert ecsim.writes() == []
+        shots(page, "job-preview-eccloud")
+        page.click("#confirm-job")
+        page.wait_for_selector("#job-live")
+        page.wait_for_function("['succeeded','partial','failed'].includes(document.querySelector('#job-live').dataset.status)",
+                               timeout=60000)
+        assert page.get_attribute("#job-live", "data-status") == "succeeded"
+        rows = page.inner_text("#job-items")
+        assert all(point.name in rows for point in points) and "the device applied them" in rows
+        job = Job.objects.get(tenant=bakery)
+        assert job.parameters == {"changes": {"radio/r5/channel": "161", override: None,
+                                              "hotspot/landingURL": "https://portal.example"}}
+        for point in points:
+            current = ecsim.cloud.config_changes(point.remote_id)
+            config = {k: v["value"] for k, v in merge(current["site"], current["device"]).items()}
+            assert config["radio/r5/channel"] == "161" and config[override] == "0"
+            assert config["hotspot/landingURL"] == "https://portal.example"

@@ -111,14 +111,25 @@ def _parse_changes(text: str) -> dict:
     return changes
 
 
+def push_wizard_url(tenant, device_ids=()) -> str:
+    """The jobs wizard with a config push chosen and these ecCloud devices picked."""
+    from urllib.parse import urlencode
+
+    query = [("kind", "config_push")] + [("devices", pk) for pk in device_ids]
+    return f"{reverse('ui:job-new', args=[tenant.pk])}?{urlencode(query)}"
+
+
 @login_required
 def device_push(request, tenant_id):
-    """Push configuration to ecCloud devices: choose devices, write changes, preview, confirm (a config_push job)."""
+    """Push configuration to ecCloud devices. Opening it leads into the jobs wizard (config push, the devices
+    picked); a POST from an old form still previews/creates the job here, through the same service."""
     tenant = tenant_or_404(request, tenant_id)
     perms = TenantPermissions(request.user, tenant)
     if not perms.push_config:
         raise PermissionDenied("Your role cannot push configuration on this tenant.")
-    data = request.POST if request.method == "POST" else request.GET
+    if request.method != "POST":
+        return redirect(push_wizard_url(tenant, sorted({int(v) for v in request.GET.getlist("devices") if str(v).isdigit()})))
+    data = request.POST
     choices = list(selectors.devices_for(request.user, tenant).filter(provider="eccloud").order_by("name")[:500])
     selected = {int(v) for v in data.getlist("devices") if str(v).isdigit()}
     context = tenant_context(request, tenant, choices=choices, selected=selected, changes_text=data.get("changes", ""),

@@ -17,6 +17,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Action
+from devices import selectors as device_selectors
+from devices.models import DeviceProvider
+from devices.providers import PROVIDERS
 from jobs import services as job_services
 from jobs.formatting import counts_summary, item_summary
 from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, JobItem, JobKind, JobStatus, MaintenanceWindow
@@ -56,8 +59,58 @@ def _errors(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
-def _parameters(kind: str, data) -> dict:
-    """The chosen kind's parameters only (the form holds every kind's inputs; the others are ignored)."""
+VENDOR_LABELS = {"ncm": "Cradlepoint routers", "eccloud": "IgniteNet access points"}
+CHANGE_ROWS_MIN = 3  # empty key/value rows offered for ecCloud changes (JavaScript adds more)
+
+
+def _kind_choices(kinds: list[tuple[str, str]], vendors: set[str]) -> list[dict]:
+    """Each kind the role allows, with the vendors that have it and, for the chosen vendors, why it is disabled."""
+    out = []
+    for value, label in kinds:
+        supported = sorted(name for name, provider in PROVIDERS.items() if provider.supports(value))
+        lacking = [PROVIDERS[v].label for v in sorted(vendors) if v in PROVIDERS and not PROVIDERS[v].supports(value)]
+        reason = (f"Not available for this selection: {' and '.join(lacking)} "
+                  f"{'has' if len(lacking) == 1 else 'have'} no {label.lower()}.") if lacking else ""
+        out.append({"value": value, "label": label, "vendors": " ".join(supported), "reason": reason})
+    return out
+
+
+def _change_rows(data) -> list[dict]:
+    """The ecCloud changes as the form holds them: rows of key, value and "set"/"remove" (parallel lists)."""
+    keys, values, ops = data.getlist("change_key"), data.getlist("change_value"), data.getlist("change_op")
+    rows = []
+    for i, key in enumerate(keys):
+        rows.append({"key": (key or "").strip(), "value": values[i] if i < len(values) else "",
+                     "remove": (ops[i] if i < len(ops) else "") == "remove"})
+    return rows
+
+
+def _changes(rows: list[dict]) -> dict:
+    """`{key: "value"}` (string values as typed) or `{key: None}` (remove the device-level override)."""
+    changes: dict[str, str | None] = {}
+    for number, row in enumerate(rows, start=1):
+        if not row["key"]:
+            if row["value"]:
+                raise ValidationError({"changes": [f"Row {number}: a value without a key."]})
+            continue
+        if row["key"] in changes:
+            raise ValidationError({"changes": [f"Row {number}: {row['key']} is given twice."]})
+        changes[row["key"]] = None if row["remove"] else row["value"]
+    if not changes:
+        raise ValidationError({"changes": ["Give at least one key and its value for the IgniteNet access points "
+                                           "(or remove an override)."]})
+    return changes
+
+
+def _parameters(kind: str, data, vendors: set[str] | None = None, change_rows: list[dict] | None = None) -> dict:
+    """The chosen kind's parameters only (the form holds every kind's inputs; the others are ignored).
+
+    A config push carries NCM's diff for Cradlepoint targets and ecCloud's `changes` for IgniteNet devices."""
+    vendors = {"ncm"} if vendors is None else vendors
+    if kind == JobKind.CONFIG_PUSH and vendors and "ncm" not in vendors:
+        return {"changes": _changes(change_rows or [])}
+    if kind == JobKind.CONFIG_PUSH and vendors - {"ncm"}:
+        return {**_parameters(kind, data, {"ncm"}), "changes": _changes(change_rows or [])}
     if kind == JobKind.REBOOT:
         return {"offline": "skip" if data.get("offline") == "skip" else "fail"}
     if kind == JobKind.SPEED_TEST:
@@ -113,7 +166,7 @@ def _rollout(data) -> dict | None:
             "pause_minutes": number("pause_minutes", 0, float)}
 
 
-def _approval_note(tenant, router_ids, group_ids, user) -> str:
+def _approval_note(tenant, router_ids, group_ids, user, other_devices: int = 0) -> str:
     """Says when the job will wait for a second user's approval (the organization's threshold)."""
     threshold = tenant.organization.job_approval_threshold
     if threshold is None:
@@ -122,7 +175,7 @@ def _approval_note(tenant, router_ids, group_ids, user) -> str:
 
     routers = list(Router.objects.for_user(user).filter(tenant=tenant, pk__in=router_ids))
     groups = list(Group.objects.for_user(user).filter(tenant=tenant, pk__in=group_ids))
-    devices = job_services.device_count(tenant, routers, groups)
+    devices = job_services.device_count(tenant, routers, groups) + other_devices
     if devices <= threshold:
         return ""
     return (f"Needs approval: {devices} devices is over {tenant.organization.name}'s threshold of {threshold}. "
@@ -172,7 +225,10 @@ def _group_labels(groups) -> dict[int, str]:
 
 @login_required
 def job_new(request, tenant_id):
-    """One page, four steps. GET filters the router list (keeping what is chosen); POST previews or confirms."""
+    """One page, four steps. GET filters the router list (keeping what is chosen); POST previews or confirms.
+
+    Step 1 picks Cradlepoint routers/groups and IgniteNet (ecCloud) devices; step 2 offers only the kinds every
+    chosen vendor has (ecCloud: config push), saying why the others are disabled."""
     tenant = tenant_or_404(request, tenant_id)
     perms = TenantPermissions(request.user, tenant)
     kinds = _allowed_kinds(perms)
@@ -204,15 +260,32 @@ def job_new(request, tenant_id):
     shown = list(routers[:MAX_PICK])
     for router in shown:
         router.group_label = labels.get(router.group_id, "—")
+    # Other vendors' devices (NCM's are the routers above), chosen by their /api/v1/devices/ ids.
+    other_devices = device_selectors.devices_for(request.user, tenant).exclude(provider=DeviceProvider.NCM)
+    device_choices = list(other_devices.order_by("name", "pk")[:MAX_PICK])
+    selected_devices = set(_int_list(data.getlist("devices")))
+    chosen_devices = list(other_devices.filter(pk__in=selected_devices))
+    selected_devices = {d.pk for d in chosen_devices}  # unknown or foreign ids are dropped (the service checks too)
+    vendors = {d.provider for d in chosen_devices}
+    if selected or selected_groups or data.get("select") == "matching":
+        vendors.add(DeviceProvider.NCM)
+    change_rows = _change_rows(data)
+    shown_rows = change_rows + [{"key": "", "value": "", "remove": False}] * max(1, CHANGE_ROWS_MIN - len(change_rows))
+    kind_choices = _kind_choices(kinds, vendors)
     windows = MaintenanceWindow.objects.filter(tenant=tenant, enabled=True).exists()
     when = data.get("when") if data.get("when") in WHEN_CHOICES else "now"
     context = tenant_context(
-        request, tenant, kinds=kinds, kind_values=[value for value, _label in kinds], kind=kind, groups=groups, routers=shown,
+        request, tenant, kinds=kinds, kind_choices=kind_choices, kind_values=[value for value, _label in kinds], kind=kind,
+        groups=groups, routers=shown,
         matching=routers.count(), selected=selected, selected_groups=selected_groups, state=state, group_id=group_id,
         q=q, speed_test_types=SPEED_TEST_TYPES, all_speed_tests=ALL_SPEED_TESTS, test_type=data.get("test_type", ""), mode=data.get("mode", "patch"),
         diff=data.get("diff", ""), offline=data.get("offline", "fail"), when=when,
         scheduled_for=data.get("scheduled_for", ""), has_windows=windows, step=1, errors=[],
         hidden_selected=sorted(selected - {r.pk for r in shown}),
+        device_choices=device_choices, selected_devices=selected_devices,
+        hidden_selected_devices=sorted(selected_devices - {d.pk for d in device_choices}),
+        vendors=sorted(vendors), change_rows=change_rows, shown_rows=shown_rows,
+        provider_labels={name: provider.label for name, provider in PROVIDERS.items()},
         version=data.get("version", ""), allow_downgrade=data.get("allow_downgrade") == "on",
         rollout_presets=[(key, label) for key, (label, _w) in ROLLOUT_PRESETS.items()],
         rollout=data.get("rollout") if data.get("rollout") in ROLLOUT_PRESETS else "", waves=data.get("waves", ""),
@@ -226,20 +299,29 @@ def job_new(request, tenant_id):
         selected = set(routers.values_list("pk", flat=True)[:MAX_PICK])
         context["selected"] = selected
     step = data.get("step")
+    device_ids = sorted(selected_devices) or None
     try:
         if not kind:
             raise ValidationError({"kind": ["Choose what the job does (step 2)."]})
-        parameters = _parameters(kind, data)
+        if not (selected or selected_groups or selected_devices):
+            raise ValidationError({"routers": ["Choose at least one router, group or device (step 1)."]})
+        reason = next(c["reason"] for c in kind_choices if c["value"] == kind)
+        if reason:
+            offered = [c["label"].lower() for c in kind_choices if not c["reason"]]
+            raise ValidationError({"kind": [reason + (f" Offered for it: {', '.join(offered)}." if offered else "")]})
+        parameters = _parameters(kind, data, vendors, change_rows)
         rollout = _rollout(data)
         when, scheduled_for, wait_for_window = _schedule(tenant, data)
         if wait_for_window and not windows:
             raise ValidationError({"when": ["This tenant has no enabled maintenance window: add one, or start now."]})
         if step == "confirm":
+            # The API's service: it checks the targets, each vendor's capabilities, the role, and audits.
             with transaction.atomic():
                 job = job_services.job_create(
                     user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
                     group_ids=sorted(selected_groups), parameters=parameters, source="ui",
                     scheduled_for=scheduled_for, wait_for_window=wait_for_window, rollout=rollout,
+                    device_ids=device_ids,
                 )
             if job.status == "awaiting_approval":
                 messages.warning(request, f"Job #{job.pk} waits for another user's approval ({job.device_count} devices "
@@ -248,16 +330,20 @@ def job_new(request, tenant_id):
             starts = (f", starting {job.scheduled_for.astimezone(ZoneInfo(tenant.timezone)):%Y-%m-%d %H:%M} ({tenant.timezone})"
                       if job.status == "scheduled" else "")
             messages.success(request, f"Job #{job.pk} created: {job.get_kind_display().lower()} of "
-                                      f"{len(selected) + len(selected_groups)} target(s){starts}.")
+                                      f"{len(selected) + len(selected_groups) + len(selected_devices)} target(s){starts}.")
             return redirect("ui:job-detail", tenant_id=tenant.pk, job_id=job.pk)
         preview = job_preview(user=request.user, tenant=tenant, kind=kind, router_ids=sorted(selected),
-                              group_ids=sorted(selected_groups), parameters=parameters)
+                              group_ids=sorted(selected_groups), parameters=parameters, device_ids=device_ids)
         rollout = job_services.validate_rollout(rollout)
     except ValidationError as exc:
         context["errors"] = _errors(exc)
         return render(request, "ui/jobs/new.html", context, status=400)
     for target in preview["targets"]:
-        if kind == JobKind.CONFIG_PUSH:
+        if kind == JobKind.CONFIG_PUSH and "device" in target:  # another vendor's device (jobs.devices)
+            target["current_json"] = json.dumps(target.get("current"), indent=2, sort_keys=True)
+            target["after_json"] = json.dumps(target.get("result"), indent=2, sort_keys=True)
+            target["vendor_label"] = PROVIDERS[target["provider"]].label if target.get("provider") in PROVIDERS else ""
+        elif kind == JobKind.CONFIG_PUSH:
             target["current_json"] = json.dumps(target["current"], indent=2, sort_keys=True)
             target["after_json"] = json.dumps(target["after"], indent=2, sort_keys=True)
     if wait_for_window:
@@ -269,8 +355,11 @@ def job_new(request, tenant_id):
         starts = "now"
     context.update(step=4, preview=preview, selected=selected, parameters_json=json.dumps(parameters, indent=2),
                    starts=starts, kind_label=dict(kinds)[kind], rollout_plan=rollout,
-                   approval_note=_approval_note(tenant, sorted(selected), sorted(selected_groups), request.user),
-                   offline_count=sum(1 for t in preview["targets"] if t.get("warning")))
+                   approval_note=_approval_note(tenant, sorted(selected), sorted(selected_groups), request.user,
+                                                len(selected_devices)),
+                   offline_count=sum(1 for t in preview["targets"] if t.get("warning")),
+                   ncm_targets=[t for t in preview["targets"] if "device" not in t],
+                   device_targets=[t for t in preview["targets"] if "device" in t])
     return render(request, "ui/jobs/new.html", context)
 
 
@@ -282,7 +371,7 @@ def _job_or_404(request, tenant, job_id) -> Job:
 def job_detail(request, tenant_id, job_id):
     tenant = tenant_or_404(request, tenant_id)
     job = _job_or_404(request, tenant, job_id)
-    items = list(JobItem.objects.filter(job=job).select_related("router", "group").order_by("id"))
+    items = list(JobItem.objects.filter(job=job).select_related("router", "group", "device").order_by("id"))
     for item in items:
         item.summary = item_summary(job.kind, item.status, item.result, item.error)
     total = len(items) or 1
