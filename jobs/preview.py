@@ -144,7 +144,6 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
                       "origins": origins},
             "changes": config_changes(ncm_config.mask_passwords(current), ncm_config.mask_passwords(after)),
             "errors": errors,
-            **({"warning": freshness.message} if freshness.message else {}),
         })
     for group in groups:
         current = _layer(group.data)
@@ -157,4 +156,8 @@ def job_preview(*, user, tenant, kind: str, router_ids=None, group_ids=None, par
             "routers_affected": group.routers.filter(deleted_at__isnull=True).count(),
             "errors": errors,
         })
-    return {"kind": kind, "parameters": {"mode": mode, "diff": ncm_config.mask_passwords(diff)}, "targets": targets, "errors": errors}
+    result = {"kind": kind, "parameters": {"mode": mode, "diff": ncm_config.mask_passwords(diff)}, "targets": targets,
+              "errors": errors}
+    if freshness.message:  # the routers' own layers could not be read from NCM now: what they are shown from
+        result["notices"] = [freshness.message]
+    return result

@@ -144,7 +144,8 @@ def test_configuration_api_router_page_and_preview_see_ncm_now(sims, settings, c
         "parameters": {"mode": "patch", "diff": [{"system": {"timezone": "UTC"}}, []]}}, format="json")
     assert preview.status_code == 200, preview.content
     target, = preview.json()["targets"]
-    assert target["current"]["individual"][0]["system"]["system_id"] == "changed-again" and "warning" not in target
+    assert target["current"]["individual"][0]["system"]["system_id"] == "changed-again"
+    assert "notices" not in preview.json()
 
     # NCM down: the copy held is shown, saying so, on the API and on the router page.
     _age_copies(tenant, 20)
@@ -153,6 +154,13 @@ def test_configuration_api_router_page_and_preview_see_ncm_now(sims, settings, c
     down = api.get(url)
     assert down.status_code == 200 and system_id(down) == "changed-again"
     assert "NCM could not be asked" in down.json()["notice"]
+    _age_copies(tenant, 20)
+    sim.fail_next(20, status=503, endpoint="GET configuration_managers")
+    preview = api.post("/api/v1/jobs/preview/", {
+        "tenant": tenant.pk, "kind": "config_push", "routers": [router.pk],
+        "parameters": {"mode": "patch", "diff": [{"system": {"timezone": "UTC"}}, []]}}, format="json").json()
+    assert preview["targets"][0]["current"]["individual"][0]["system"]["system_id"] == "changed-again"
+    assert "NCM could not be asked" in preview["notices"][0]
     client.force_login(user)
     page = client.get(f"/t/{tenant.pk}/routers/{router.pk}/")
     assert page.status_code == 200 and b"NCM could not be asked" in page.content
