@@ -13,7 +13,8 @@ Prints:
   peak RSS per fleet size; 50k takes long).
 
 Environment: DATABASE_URL's server is used with a scratch database BENCH_DB (default `portal_bench`, dropped and
-re-created), REDIS_URL's server (db BENCH_REDIS_DB, default 13) for the rate budget and locks; BENCH_PORT fixes
+re-created), REDIS_URL's server (db BENCH_REDIS_DB, default 13) for the rate budget (raised to 1,000,000 calls a
+minute unless BENCH_NCM_RATE_LIMIT_PER_MINUTE is set: the bench measures the portal, not NCM's limit) and locks; BENCH_PORT fixes
 the simulator's port. Options: --routers N[,N...] (10000), --latency-ms (20), --seed (7), --rounds (2), --keep-db.
 """
 from __future__ import annotations
@@ -57,6 +58,9 @@ def bench_env() -> dict:
     env.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 60)
     env.setdefault("PORTAL_ENCRYPTION_KEYS", "k6Xh2JZ2a3l5gXg0Qm7h0kE9mX8rYl1w3R2c9Vt4bWs=")
     env["NCM_ALLOWED_BASE_URLS"] = "http://127.0.0.1:"
+    # The portal's own cost, not NCM's documented 500 calls a minute per key pair (which the SDK does not pace):
+    # with the production budget a sync of more than ~500 calls also waits for it (printed per fleet below).
+    env["NCM_RATE_LIMIT_PER_MINUTE"] = os.environ.get("BENCH_NCM_RATE_LIMIT_PER_MINUTE", "1000000")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -282,6 +286,12 @@ def report(result: dict, verbose: bool) -> bool:
         for name, figures in first["resources"].items():
             print(f"    {name:24s} {figures['pages']:3d} pages  {figures['seconds']:6.2f} s "
                   f"(waiting for NCM {figures.get('fetch_seconds', 0):5.2f} s, writing {figures.get('write_seconds', 0):5.2f} s)")
+    budget = int(os.environ.get("BENCH_NCM_RATE_LIMIT_PER_MINUTE", "1000000"))
+    if budget >= 100000:
+        print(f"rate budget raised for the bench; with NCM's 500 calls/min per key pair the first sync's "
+              f"{first['api_calls']} calls need at least {max(0, first['api_calls'] - 500) / 500 * 60:.0f} s of waiting "
+              f"and the full resync's {second['api_calls']} at least {max(0, second['api_calls'] - 500) / 500 * 60:.0f} s "
+              f"(the light resync's {scheduled['api_calls']}: {max(0, scheduled['api_calls'] - 500) / 500 * 60:.0f} s)")
     print(f"API calls (first sync): {first['api_calls']} against a minimum of {minimum} "
           f"(sum of ceil(rows/500) per resource; +{first['api_calls'] - minimum})")
     print(f"unchanged resync: {second['seconds']:.2f} s, {second['api_calls']} calls, rows written {written_second} "

@@ -103,8 +103,8 @@ class ResourceStats:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-@dataclass
-class _Existing:
+@dataclass(slots=True)
+class _Existing:  # one per mirrored row of the tenant: kept small (slots), 50k routers hold ~470k of them
     pk: int
     hash: str
     deleted: bool
@@ -140,7 +140,7 @@ class _ResourceWriter:
         own_map = idmaps.get(model.__name__)
         for pk, ncm_id, digest, deleted_at in model.objects.filter(tenant_id=tenant_id).values_list(
             "pk", "ncm_id", "content_hash", "deleted_at"
-        ):
+        ).iterator(chunk_size=5000):  # streamed: no second copy of every row in a result cache
             self.existing[ncm_id] = _Existing(pk, digest, deleted_at is not None)
             own_map[ncm_id] = pk
         sample = model.columns({})

@@ -54,3 +54,29 @@ def test_errors_and_filters_are_not_mixed_up():
         assert get(sim, "routers/", s, bogus="x").status_code == 400
         too_many = ",".join(str(i) for i in range(101))
         assert get(sim, "routers/", s, id__in=too_many).status_code == 400
+
+
+def test_alert_cursor_pages_are_what_filtering_every_alert_gives():
+    """Cursor paging (`created_at_timeuuid__lt`, `__gt`) is a binary search in the cached listing: the same rows,
+    in the same order, as filtering every alert; new alerts are seen by the next page."""
+    from ncm_sim.fleet import timeuuid_key
+
+    with sim_server(routers=40, seed=8) as sim:
+        everything = sorted(sim.state.alerts, key=lambda a: timeuuid_key(a["created_at_timeuuid"]), reverse=True)
+        paged, calls = page_all(sim, "alerts/", limit=7)
+        assert [a["created_at_timeuuid"] for a in paged] == [a["created_at_timeuuid"] for a in everything]
+        assert calls == -(-len(everything) // 7)
+        middle = everything[len(everything) // 2]["created_at_timeuuid"]
+        key = timeuuid_key(middle)
+        newer = get(sim, "alerts/", limit=500, created_at_timeuuid__gt=middle).json()["data"]
+        older = get(sim, "alerts/", limit=500, created_at_timeuuid__lt=middle).json()["data"]
+        assert [a["created_at_timeuuid"] for a in newer] == [
+            a["created_at_timeuuid"] for a in everything if timeuuid_key(a["created_at_timeuuid"]) > key]
+        assert [a["created_at_timeuuid"] for a in older] == [
+            a["created_at_timeuuid"] for a in everything if timeuuid_key(a["created_at_timeuuid"]) < key][:500]
+        typed = get(sim, "alerts/", limit=500, type="connection_state", created_at_timeuuid__lt=middle).json()["data"]
+        assert all(a["type"] == "connection_state" for a in typed) and typed == [a for a in older if a["type"] == "connection_state"]
+        rid = sorted(sim.state.tables["routers"])[0]
+        sim.add_alert(rid, type="connection_state")
+        assert len(get(sim, "alerts/", limit=500, created_at_timeuuid__gt=middle).json()["data"]) == len(newer) + 1
+        assert get(sim, "alerts/", created_at_timeuuid__lt="not-a-uuid").status_code == 400
