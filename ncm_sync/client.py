@@ -164,7 +164,7 @@ class NcmClient:
         backoff: float | None = None,
         max_backoff: float = 30.0,
         session: requests.Session | None = None,
-        pool_size: int = 16,
+        pool_size: int = 32,  # a sync's 8 listings x NCM_PARALLEL_PAGES pages in flight, reused, not reopened
     ):
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
