@@ -83,9 +83,10 @@ def item_summary(kind: str, status: str, result: Any, error: str = "") -> str:
         keys = len(result.get("post") or {})
         stored = (f"ecCloud stored {keys} key{'s' if keys != 1 else ''}" if result.get("written", True)
                   else "ecCloud already had these values (nothing sent)")
+        them = "it" if keys == 1 else "them"
         if result.get("applied") is False:
-            return stored + "; the device has not applied them yet."
-        return stored + ("; the device applied them." if result.get("applied") else ".")
+            return stored + f"; the device has not applied {them} yet."
+        return stored + (f"; the device applied {them}." if result.get("applied") else ".")
     if kind == "config_push":
         version = result.get("version_number")
         return "NCM accepted the configuration" + (f" (version {version})." if version is not None else ".")

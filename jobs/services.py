@@ -310,8 +310,8 @@ def job_create(
     job.counts = _counts(job)
     job.save(update_fields=["counts"])
     local = scheduled_for.astimezone(ZoneInfo(tenant.timezone)) if scheduled_for else None
-    job_log(job, f"Created by {getattr(user, 'username', 'system')}: {len(routers)} router(s), {len(groups)} group(s)"
-                 + (f", {len(devices)} other device(s)" if devices else "")
+    job_log(job, f"Created by {getattr(user, 'username', 'system')}: {_count(len(routers), 'router')}, "
+                 f"{_count(len(groups), 'group')}" + (f", {_count(len(devices), 'other device')}" if devices else "")
                  + (f", scheduled for {local:%Y-%m-%d %H:%M} ({tenant.timezone})"
                     + (", the start of the next maintenance window" if wait_for_window else "")
                     if job.scheduled_for and job.status in (JobStatus.SCHEDULED, JobStatus.AWAITING_APPROVAL) else ""))
@@ -492,6 +492,11 @@ def start_due_jobs() -> int:
 #
 # Progress and finish
 #
+def _count(n: int, noun: str) -> str:
+    """"1 router", "3 routers" (log lines people read)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _counts(job: Job) -> dict:
     counts = dict(JobItem.objects.filter(job=job).values_list("status").annotate(n=Count("id")).order_by())
     counts["total"] = sum(counts.values())
