@@ -297,6 +297,11 @@ def plan_sync(run: SyncRun) -> tuple[list, dict]:
     full_at = state.get("full_sync_at")
     if full_at is None or full_at < timezone.now() - timedelta(minutes=minutes):
         return resources, {}
+    # New keys or base URL may be another NCM account: what was mirrored tells nothing about it.
+    credential_changed = Credential.objects.filter(tenant_id=run.tenant_id, provider=Provider.NCM).values_list(
+        "updated_at", flat=True).first()
+    if credential_changed is not None and credential_changed > full_at:
+        return resources, {}
     cursors = state.get("change_cursors") or {}
     changed_since = {}
     for model, filters in CHANGE_FILTERS.items():

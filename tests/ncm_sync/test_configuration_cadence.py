@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import Credential
 from accounts.roles import Role
 from ncm_sync.models import ConfigurationManager, Router, SyncState, SyncTrigger
 from ncm_sync.services import request_sync, sync_tenant
@@ -80,6 +81,12 @@ def test_light_syncs_see_every_router_change_and_full_ones_the_deletions(sims, s
     assert sync_tenant(tenant_id=tenant.pk).status == "succeeded"  # requested: full, exact
     assert not Router.objects.filter(tenant=tenant, ncm_id=online[2], deleted_at__isnull=True).exists()
     assert live.count() == len(sim.state.tables["routers"]) == 30
+
+    assert "configuration_managers" not in _scheduled_sync(tenant).resources  # light again
+    credential = Credential.objects.get(tenant=tenant, provider="ncm")
+    credential.save()  # new keys or base URL (maybe another NCM account): the next scheduled sync is full
+    run = _scheduled_sync(tenant)
+    assert "configuration_managers" in run.resources and not run.resources["routers"]["changes_only"]
 
 
 def test_scheduled_syncs_list_managers_at_the_slower_cadence_requested_ones_always(sims, settings):
