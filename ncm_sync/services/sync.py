@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from datetime import timedelta
+from datetime import timedelta, timezone as dt_timezone
 
 import msgspec
 
@@ -518,9 +518,16 @@ class TenantSync:
             live = model.objects.filter(tenant_id=self.tenant_id, deleted_at__isnull=True)
             for name in filters:
                 newest = live.aggregate(newest=Max(KT(f"data__{name.removesuffix('__gt')}")))["newest"]
-                when = parse_datetime(newest) if newest else None
+                try:
+                    when = parse_datetime(newest) if newest else None
+                except ValueError:  # not a timestamp: no cursor, so the next scheduled sync lists it completely
+                    when = None
                 if when is not None:
-                    cursors[f"{model.RESOURCE}.{name}"] = (when - overlap).isoformat()
+                    if timezone.is_naive(when):  # NCM's naive timestamps are UTC
+                        when = when.replace(tzinfo=dt_timezone.utc)
+                    # Never after this run's start on the portal's clock: a row stamped in the future (a clock
+                    # ahead) must not hide the changes made until then; an earlier cursor only lists more.
+                    cursors[f"{model.RESOURCE}.{name}"] = (min(when, self.now) - overlap).isoformat()
         return cursors
 
     def _run_concurrently(self, models) -> None:

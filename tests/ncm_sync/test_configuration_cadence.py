@@ -89,6 +89,22 @@ def test_light_syncs_see_every_router_change_and_full_ones_the_deletions(sims, s
     assert "configuration_managers" in run.resources and not run.resources["routers"]["changes_only"]
 
 
+def test_a_router_stamped_in_the_future_does_not_hide_later_changes(sims, settings):
+    settings.NCM_FULL_SYNC_MINUTES = 60
+    sim = sims.start(routers=6, seed=44, keys=sim_keys("clock"))
+    tenant = tenant_on(sim)
+    ids = sorted(sim.state.tables["routers"])
+    sim.update_router(ids[0], name="clock ahead")
+    sim.state.tables["routers"][ids[0]]["updated_at"] = (timezone.now() + timedelta(days=1)).isoformat()
+    assert sync_tenant(tenant_id=tenant.pk).status == "succeeded"
+    cursor = SyncState.objects.get(tenant=tenant).change_cursors["routers.updated_at__gt"]
+    assert cursor < timezone.now().isoformat()
+    sim.update_router(ids[1], name="renamed after the future stamp")
+    light = _scheduled_sync(tenant)
+    assert light.resources["routers"]["changes_only"] is True
+    assert Router.objects.get(tenant=tenant, ncm_id=ids[1]).name == "renamed after the future stamp"
+
+
 def test_scheduled_syncs_list_managers_at_the_slower_cadence_requested_ones_always(sims, settings):
     settings.NCM_FULL_SYNC_MINUTES = 60
     sim = sims.start(routers=12, seed=41, keys=sim_keys("cadence"))
