@@ -155,6 +155,18 @@ def test_wizard_offers_only_config_push_for_access_points(mixed, ecsim):
     assert not Job.objects.filter(tenant=tenant).exists()
 
 
+def test_the_search_box_narrows_the_access_points_and_keeps_the_chosen_ones(mixed):
+    tenant = mixed
+    first, second = access_points(tenant, 2)
+    client = login(make_user(tenant=tenant, role=Role.ADMIN))
+    page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"q": second.name, "devices": [first.pk]}))
+    listed = set(re.findall(r'id="pick-device-(\d+)"', page))
+    assert listed == {str(second.pk)}
+    assert f'name="devices" value="{first.pk}" data-vendor="eccloud" data-kept="1"' in page  # still chosen
+    page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"q": second.mac.lower()}))
+    assert set(re.findall(r'id="pick-device-(\d+)"', page)) == {str(second.pk)}
+
+
 def test_mixed_config_push_goes_to_routers_and_access_points(mixed, ecsim):
     tenant = mixed
     (point,) = access_points(tenant, 1)

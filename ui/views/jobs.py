@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -262,7 +263,10 @@ def job_new(request, tenant_id):
         router.group_label = labels.get(router.group_id, "—")
     # Other vendors' devices (NCM's are the routers above), chosen by their /api/v1/devices/ ids.
     other_devices = device_selectors.devices_for(request.user, tenant).exclude(provider=DeviceProvider.NCM)
-    device_choices = list(other_devices.order_by("name", "pk")[:MAX_PICK])
+    listed_devices = other_devices  # the search box narrows what is listed; choices made stay chosen
+    if q:
+        listed_devices = other_devices.filter(Q(name__icontains=q) | Q(serial__icontains=q) | Q(mac__icontains=q))
+    device_choices = list(listed_devices.order_by("name", "pk")[:MAX_PICK])
     selected_devices = set(_int_list(data.getlist("devices")))
     chosen_devices = list(other_devices.filter(pk__in=selected_devices))
     selected_devices = {d.pk for d in chosen_devices}  # unknown or foreign ids are dropped (the service checks too)
