@@ -33,31 +33,22 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 from unittest import mock
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_env import configure_bench_env  # noqa: E402
 
 TICK = 30.0
 
 
 def configure_env() -> None:
-    db = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal"))
-    os.environ["DATABASE_URL"] = urlunsplit(db._replace(path="/portal_schedule_bench"))
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    os.environ["PORTAL_CACHE_PREFIX"] = "schedule-bench"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-" + "x" * 60)
-    os.environ.setdefault("PORTAL_ENCRYPTION_KEYS", "k6Xh2JZ2a3l5gXg0Qm7h0kE9mX8rYl1w3R2c9Vt4bWs=")
-    os.environ["NCM_ALLOWED_BASE_URLS"] = "http://127.0.0.1:"
-    os.environ["LOG_LEVEL"] = "ERROR"
-    import psycopg
-
-    admin = urlunsplit(db._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS portal_schedule_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE portal_schedule_bench")
+    # REDIS_URL's own db, apart by a cache prefix (bench_env: the scratch database and the settings every bench uses).
+    redis_db = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).path.lstrip("/") or "0"
+    configure_bench_env("portal_schedule_bench", redis_db=redis_db, PORTAL_CACHE_PREFIX="schedule-bench",
+                        NCM_ALLOWED_BASE_URLS="http://127.0.0.1:")
 
 
 def measure_sync(routers: int, latency_ms: int, resyncs: int) -> dict:
