@@ -2,6 +2,7 @@
 sign in, open a tenant from the MSP overview, "New job…", tick two online IgniteNet access points, config push of
 one key, preview, confirm, wait for the job's outcome; prints it and saves a screenshot.
 
+    make install-dev   # Playwright is a development dependency
     .venv/bin/python scripts/demo_eccloud_push.py [BASE_URL] [USERNAME] [PASSWORD] [TENANT]
     (defaults: http://127.0.0.1:8000 msp-tech portal-demo-2026 "Bakery Chain")
 """
