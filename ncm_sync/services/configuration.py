@@ -10,7 +10,7 @@ reason (`ConfigurationFreshness`), never an error page.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
@@ -38,7 +38,6 @@ class ConfigurationFreshness:
     fetched: int = 0
     error: str = ""
     as_of: datetime | None = None
-    stale_routers: list[int] = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -70,7 +69,7 @@ def refresh_configuration_managers(*, tenant: Tenant, routers: Iterable[Router])
     routers = [r for r in routers if r.tenant_id == tenant.pk and r.deleted_at is None]
     now = timezone.now()
     stale, as_of = _stale_routers(tenant, routers, now)
-    result = ConfigurationFreshness(stale_routers=[r.pk for r in stale], as_of=as_of)
+    result = ConfigurationFreshness(as_of=as_of)
     if not stale:
         return result
     credential = Credential.objects.filter(tenant=tenant, provider=Provider.NCM).first()

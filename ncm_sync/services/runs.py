@@ -356,8 +356,9 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     finally:
         if own_client and client is not None:
             client.close()
+        # A failed run may have written pages before it failed; an unchanged one changed no figure.
         if engine is not None and (engine.stats_written() or not TenantFigures.objects.filter(tenant_id=tenant_id).exists()):
-            _refresh_figures(tenant_id)  # a failed run may have written pages before it failed; an unchanged one nothing
+            _refresh_figures(tenant_id)
     figures = {name: s.as_dict() for name, s in stats.items()}
     figures.update(others)
     changed = _changed_resources(stats) if engine is not None else None
@@ -377,7 +378,7 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
 
 def _changed_resources(stats: dict) -> frozenset[str]:
     """The resources whose rows this run wrote (created, updated, tombstoned or linked)."""
-    return frozenset(name for name, s in stats.items() if s.created or s.updated or s.deleted or s.links_resolved)
+    return frozenset(name for name, s in stats.items() if s.wrote)
 
 
 def _run_after_sync(tenant_id: int, changed: frozenset[str] | None = None) -> None:

@@ -99,6 +99,11 @@ class ResourceStats:
     write_seconds: float = 0.0
     changes_only: bool = False  # listed by NCM's "changed after" filters (a light sync): nothing tombstoned
 
+    @property
+    def wrote(self) -> bool:
+        """Whether the listing wrote any row (created, updated, tombstoned or linked)."""
+        return bool(self.created or self.updated or self.deleted or self.links_resolved)
+
     def as_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
@@ -430,8 +435,12 @@ class TenantSync:
         yielded: set[str] = set()
         for one in filters:
             for page in self.client.iter_pages(model.RESOURCE, raw=True, **one):
-                fresh = [item for item in page if writer.item_id(item) not in yielded]
-                yielded.update(writer.item_id(item) for item in fresh)
+                fresh = []
+                for item in page:
+                    ncm_id = writer.item_id(item)
+                    if ncm_id not in yielded:
+                        yielded.add(ncm_id)
+                        fresh.append(item)
                 yield fresh
 
     def _learn_names(self, model, page: list[dict]) -> None:
@@ -505,19 +514,21 @@ class TenantSync:
         return self.stats
 
     def stats_written(self) -> bool:
-        """Whether this run wrote any mirror row so far (created, updated, tombstoned or linked)."""
-        return any(s.created or s.updated or s.deleted or s.links_resolved for s in list(self.stats.values()))
+        """Whether this run wrote any mirror row so far."""
+        return any(s.wrote for s in list(self.stats.values()))
 
     def _change_cursors(self) -> dict[str, str]:
-        """For the next scheduled light sync: per incremental filter, NCM's newest timestamp in the mirror less
-        an overlap (NCM_CHANGE_OVERLAP_SECONDS plus this run's length), so a row NCM changed while this run was
-        listing is listed again rather than missed. NCM's own clock throughout, never the portal's."""
+        """For the next scheduled light sync: per incremental filter, NCM's newest timestamp in the mirror (NCM's
+        clock) less an overlap (NCM_CHANGE_OVERLAP_SECONDS plus this run's length), so a row NCM changed while this
+        run was listing is listed again rather than missed."""
         overlap = timedelta(seconds=settings.NCM_CHANGE_OVERLAP_SECONDS) + (timezone.now() - self.now)
         cursors = {}
         for model, filters in CHANGE_FILTERS.items():
-            live = model.objects.filter(tenant_id=self.tenant_id, deleted_at__isnull=True)
-            for name in filters:
-                newest = live.aggregate(newest=Max(KT(f"data__{name.removesuffix('__gt')}")))["newest"]
+            fields = {name.removesuffix("__gt"): name for name in filters}  # updated_at -> updated_at__gt
+            newest_of = model.objects.filter(tenant_id=self.tenant_id, deleted_at__isnull=True).aggregate(**{
+                field: Max(KT(f"data__{field}")) for field in fields})
+            for field, newest in newest_of.items():
+                name = fields[field]
                 try:
                     when = parse_datetime(newest) if newest else None
                 except ValueError:  # not a timestamp: no cursor, so the next scheduled sync lists it completely
