@@ -1,7 +1,7 @@
 # Production image: gunicorn for web, the same image runs the Celery worker and beat.
 FROM python:3.11-slim
-# MALLOC_ARENA_MAX: a sync's threads would otherwise each grow a glibc arena (measured: a 50k-router resync's
-# peak RSS 383 MB -> 336 MB with 2 arenas; docs/sync-performance.md).
+# MALLOC_ARENA_MAX: a sync's threads would otherwise each grow a glibc arena (bench/sync_profile.py --routers 50000:
+# a first sync's peak RSS 510 -> 484 MB, a full resync's 307 -> 295 MB with 2 arenas; docs/sync-performance.md).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY requirements.txt .
