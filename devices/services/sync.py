@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -182,21 +182,67 @@ def project_ncm_routers(*, tenant_id: int, changed: frozenset[str] | None = None
                                              router__deleted_at__isnull=True).count()
         if live_routers == live_devices:
             return Figures().as_dict()
+    if connection.vendor == "postgresql":
+        return _project_ncm_routers_sql(tenant_id)
     now = timezone.now()
     figures = Figures()
     rows = {}
-    for r in Router.objects.filter(tenant_id=tenant_id).values(
-        "pk", "ncm_id", "name", "serial_number", "mac", "state", "state_updated_at", "group_id", "account_id",
-        "product", "firmware", "device_type", "config_status", "ipv4_address", "deleted_at",
-    ):
-        vendor = {"router": r["pk"], "state": r["state"], "product": r["product"], "firmware": r["firmware"],
-                  "device_type": r["device_type"], "config_status": r["config_status"],
-                  "ipv4_address": r["ipv4_address"], "account": r["account_id"]}
+    for r in Router.objects.filter(tenant_id=tenant_id).values(*_PROJECTED):
         values = {"name": r["name"], "serial": r["serial_number"], "mac": r["mac"], "status": r["state"] or "unknown",
                   "last_contact": r["state_updated_at"], "group_id": r["group_id"], "router_id": r["pk"],
-                  "vendor": vendor}
+                  "vendor": {"router": r["pk"], **{key: r[column] for key, column in _VENDOR_KEYS.items()}}}
         values["content_hash"] = _hash(values)
         if r["deleted_at"] is None:  # a tombstoned router: its device is tombstoned by the upsert
             rows[r["ncm_id"]] = values
     _upsert(Device, tenant_id=tenant_id, provider=DeviceProvider.NCM, rows=rows, now=now, figures=figures)
+    return figures.as_dict()
+
+
+# Device.vendor of an NCM router: key -> Router column.
+_VENDOR_KEYS = {"state": "state", "product": "product", "firmware": "firmware", "device_type": "device_type",
+                "config_status": "config_status", "ipv4_address": "ipv4_address", "account": "account_id"}
+_PROJECTED = ("pk", "ncm_id", "name", "serial_number", "mac", "state", "state_updated_at", "group_id", "account_id",
+              "product", "firmware", "device_type", "config_status", "ipv4_address", "deleted_at")
+
+
+def _project_ncm_routers_sql(tenant_id: int) -> dict:
+    """The projection as two set-based statements (PostgreSQL): an upsert of every live router that changed since
+    its device was written (a 10k-router first sync: one statement instead of 10k model instances), then the
+    tombstones. The content hash is PostgreSQL's md5 of the projected values."""
+    q = connection.ops.quote_name
+    device, router = q(Device._meta.db_table), q(Router._meta.db_table)
+    vendor = ", ".join(f"'{key}', r.{q(column)}" for key, column in _VENDOR_KEYS.items())
+    values = {  # Device column -> SQL over the router row r
+        "name": "r.name", "serial": "r.serial_number", "mac": "r.mac", "status": "coalesce(nullif(r.state, ''), 'unknown')",
+        "last_contact": "r.state_updated_at", "group_id": "r.group_id", "router_id": "r.id",
+        "vendor": f"jsonb_build_object('router', r.id, {vendor})",
+    }
+    digest = "md5(jsonb_build_array(" + ", ".join(values.values()) + ")::text)"
+    columns = ["tenant_id", "provider", "remote_id", "site_remote_id", "config_suspended", "first_seen_at",
+               "last_seen_at", "deleted_at", "content_hash", *values]
+    select = ["r.tenant_id", "%(provider)s", "r.ncm_id", "''", "false", "%(now)s", "%(now)s", "NULL", digest,
+              *values.values()]
+    assign = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in ["content_hash", "last_seen_at", "deleted_at", *values])
+    params = {"tenant": tenant_id, "provider": DeviceProvider.NCM, "now": timezone.now()}
+    figures = Figures()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {device} AS d ({', '.join(q(c) for c in columns)}) "
+            f"SELECT {', '.join(select)} FROM {router} AS r WHERE r.tenant_id = %(tenant)s AND r.deleted_at IS NULL "
+            f"ON CONFLICT (tenant_id, provider, remote_id) DO UPDATE SET {assign} "
+            f"WHERE d.content_hash <> EXCLUDED.content_hash OR d.deleted_at IS NOT NULL "
+            f"RETURNING (xmax = 0)", params)  # xmax 0: the row was inserted, not updated
+        written = [inserted for (inserted,) in cursor.fetchall()]
+        figures.created = sum(written)
+        figures.updated = len(written) - figures.created
+        cursor.execute(
+            f"UPDATE {device} AS d SET deleted_at = %(now)s WHERE d.tenant_id = %(tenant)s AND d.provider = %(provider)s "
+            f"AND d.deleted_at IS NULL AND d.remote_id NOT IN (SELECT r.ncm_id FROM {router} AS r "
+            f"WHERE r.tenant_id = %(tenant)s AND r.deleted_at IS NULL)", params)
+        # NOT IN (a hashed subplan), not NOT EXISTS: right after a first sync the statistics still say the router
+        # table is empty, and the anti join PostgreSQL then plans scans every router for every device (22 s at 10k).
+        figures.deleted = cursor.rowcount
+        cursor.execute(f"SELECT count(*) FROM {router} WHERE tenant_id = %(tenant)s AND deleted_at IS NULL", params)
+        figures.fetched = cursor.fetchone()[0]
+    figures.unchanged = figures.fetched - len(written)
     return figures.as_dict()

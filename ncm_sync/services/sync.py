@@ -155,6 +155,9 @@ class _ResourceWriter:
         self.ncm_id_of = getattr(model, "ncm_id_of", None) or (lambda obj: str(obj.get("id") or ""))
         self.keep_bytes_only = connection.vendor == "postgresql"
         self.raw_ids = getattr(model, "ncm_id_of", None) is None  # the id is the object's "id"
+        # (link column, ncm id column, target model, the target's ncm_id -> pk map filled as this run writes it)
+        self.relations = [(f"{name}_id", ncm_column, target, idmaps.get(target))
+                          for name, (ncm_column, target) in model.RELATIONS.items()]
 
     def item_id(self, item) -> str:
         """The ncm_id of a decoded object or of an object still in NCM's bytes (`msgspec.Raw`)."""
@@ -177,7 +180,9 @@ class _ResourceWriter:
         for item in objects:
             if isinstance(item, msgspec.Raw):
                 text = bytes(item)
-                obj = None if self.raw_ids else fastjson.loads(text)
+                # Only the id is parsed out of an object the mirror may hold unchanged; with nothing mirrored
+                # yet (a first sync) every object is new, so it is decoded once, whole.
+                obj = None if self.raw_ids and self.existing else fastjson.loads(text)
                 ncm_id = _raw_id(item) if obj is None else self.ncm_id_of(obj)
             else:
                 obj = item
@@ -216,12 +221,12 @@ class _ResourceWriter:
     def _resolve(self, row: dict) -> bool:
         """Set the row's links; False (and nothing set) while a target may still arrive in this run."""
         links = {}
-        for name, (ncm_column, target) in self.model.RELATIONS.items():
-            ref = row.get(ncm_column) or ""
-            pk = self.idmaps.get(target).get(ref) if ref else None
-            if ref and pk is None and not self.is_complete(target):
+        for attname, ncm_column, target, targets in self.relations:
+            ref = row[ncm_column]
+            pk = targets.get(ref) if ref else None
+            if pk is None and ref and not self.is_complete(target):
                 return False
-            links[f"{name}_id"] = pk
+            links[attname] = pk
         row.update(links)
         row["_links"] = True
         return True
@@ -235,8 +240,8 @@ class _ResourceWriter:
             if self._resolve(row):
                 ready.append(row)
             elif force:
-                for name, (_ncm_column, _target) in self.model.RELATIONS.items():
-                    row[f"{name}_id"] = None
+                for attname, _ncm_column, _target, _targets in self.relations:
+                    row[attname] = None
                 row["_links"] = True
                 ready.append(row)
             else:
@@ -302,14 +307,19 @@ def _public(row: dict) -> dict:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def _pg_value(field, value, row):
-    if field.name == "data":
-        return row["_text"].decode()  # already serialised once for the hash; PostgreSQL parses it into jsonb
-    if value is not None and isinstance(field, JSONField):
-        from psycopg.types.json import Jsonb
+def _stored_text(_value, row):
+    return row["_text"].decode()  # already serialised once for the hash; PostgreSQL parses it into jsonb
 
-        return Jsonb(value)
-    return value
+
+def _jsonb(value, _row):
+    from psycopg.types.json import Jsonb
+
+    return None if value is None else Jsonb(value)
+
+
+def _converters(fields) -> list:
+    """Per COPY column, how a row's value becomes psycopg's (None: as it is), decided once per page."""
+    return [_stored_text if f.name == "data" else _jsonb if isinstance(f, JSONField) else None for f in fields]
 
 
 def _store_postgresql(writer: _ResourceWriter, creates: list[dict], updates: list[dict]) -> dict[str, int]:
@@ -326,14 +336,22 @@ def _store_postgresql(writer: _ResourceWriter, creates: list[dict], updates: lis
         # so a crash that loses the last few hundred ms of pages costs nothing but that sync. (Tombstones and the
         # sync state keep the default.)
         cursor.execute("SET LOCAL synchronous_commit TO off")
+        created = {}
         if creates:
-            names = ["tenant_id", "first_seen_at", *_public(creates[0])]
+            # The new rows' ids are taken from the table's sequence first, so nothing has to be read back.
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [meta.db_table, len(creates)])
+            created = {row["ncm_id"]: pk for row, (pk,) in zip(creates, cursor.fetchall())}
+            names = ["id", "tenant_id", "first_seen_at", *_public(creates[0])]
             fields = [meta.get_field(n) for n in names]  # get_field() knows attnames (group_id) too
             columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+            convert = _converters(fields)
             with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in creates:
-                    values = {"tenant_id": writer.tenant_id, "first_seen_at": writer.now, **row}
-                    copy.write_row([_pg_value(f, values[n], row) for f, n in zip(fields, names)])
+                    values = {"id": created[row["ncm_id"]], "tenant_id": writer.tenant_id, "first_seen_at": writer.now,
+                              **row}
+                    copy.write_row([value if how is None else how(value, row) for how, value in
+                                    zip(convert, [values[n] for n in names])])
         if updates:
             names = ["id", *writer.update_fields]
             fields = [meta.get_field(n) for n in names]
@@ -341,18 +359,14 @@ def _store_postgresql(writer: _ResourceWriter, creates: list[dict], updates: lis
             temp = connection.ops.quote_name(f"ncm_upd_{meta.db_table}")
             cursor.execute(f"DROP TABLE IF EXISTS {temp}")
             cursor.execute(f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS SELECT {', '.join(quoted)} FROM {table} WITH NO DATA")
+            convert = _converters(fields)
             with raw.copy(f"COPY {temp} ({', '.join(quoted)}) FROM STDIN") as copy:
                 for row in updates:
-                    copy.write_row([_pg_value(f, row[n], row) for f, n in zip(fields, names)])
+                    copy.write_row([value if how is None else how(value, row) for how, value in
+                                    zip(convert, [row[n] for n in names])])
             assign = ", ".join(f"{q} = s.{q}" for q in quoted[1:])
             cursor.execute(f"UPDATE {table} AS t SET {assign} FROM {temp} AS s WHERE t.id = s.id")
-        if not creates:
-            return {}
-        cursor.execute(
-            f"SELECT ncm_id, id FROM {table} WHERE tenant_id = %s AND ncm_id = ANY(%s)",
-            [writer.tenant_id, [row["ncm_id"] for row in creates]],
-        )
-        return dict(cursor.fetchall())
+        return created
 
 
 @dataclass
@@ -377,6 +391,7 @@ class TenantSync:
         self.stats: dict[str, ResourceStats] = {}
         self._cancel = threading.Event()
         self.completed: set[str] = set()
+        self._progress = threading.Condition()  # notified when a listing completes
         self._listed = frozenset(m.__name__ for m in self.resources)
         self.alerts_cursor = ""
         self.new_alerts_cursor = ""
@@ -419,7 +434,13 @@ class TenantSync:
                 writer.stats.write_seconds += mark - fetched
                 if model is Alert:
                     self._advance_alert_cursor(page)
-            self.completed.add(model.__name__)
+            with self._progress:
+                self.completed.add(model.__name__)
+                self._progress.notify_all()
+            if threaded and writer.deferred:
+                # Rows waiting for a link target still being listed are written here, in this thread, once the
+                # targets are complete: not one after another at the end of the run.
+                self._await_complete([target for _column, target in model.RELATIONS.values()])
             writer.flush(force=False)
         except BaseException:
             self._cancel.set()
@@ -458,6 +479,15 @@ class TenantSync:
                 for names_page in self.client.iter_pages(resource, id__in=unknown):
                     for obj in names_page:
                         known[str(obj.get("id"))] = str(obj.get(attribute) or "")
+
+    def _await_complete(self, names: list[str]) -> None:
+        """Wait until the named resources are listed to their end. Deadlock-free: a resource is only linked to
+        resources before it in MIRRORED_MODELS, submitted (and so started) earlier in the same FIFO pool."""
+        with self._progress:
+            while not all(self._is_complete(name) for name in names):
+                if self._cancel.is_set():
+                    raise SyncCancelled("cancelled")
+                self._progress.wait(timeout=0.5)
 
     def _is_complete(self, model_name: str) -> bool:
         """True once the named resource has been listed to its end in this run (or is not listed in it)."""
