@@ -166,6 +166,9 @@ class Group(MirroredModel):
 
 class Router(MirroredModel):
     RESOURCE = "routers"
+    # What a search box matches: one upper-cased text of these columns, served by one trigram index
+    # (migrations 0009 and 0012; `selectors.search`).
+    SEARCHED = ("name", "serial_number", "mac", "ipv4_address")
     RELATIONS = {"group": ("group_ncm_id", "Group"), "account": ("account_ncm_id", "Account")}
 
     name = models.CharField(max_length=200, blank=True, db_index=True)
@@ -214,6 +217,7 @@ class NetDevice(MirroredModel):
     """A router's network interface; modems (`is_asset`) carry the cellular figures."""
 
     RESOURCE = "net_devices"
+    SEARCHED = ("name", "serial", "mac", "iccid", "imei", "carrier")  # as Router.SEARCHED
     RELATIONS = {"router": ("router_ncm_id", "Router")}
 
     name = models.CharField(max_length=200, blank=True)

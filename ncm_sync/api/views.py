@@ -57,7 +57,7 @@ class RouterViewSet(ExportableListMixin, MirrorViewSet):
     queryset = Router.objects.all()
     serializer_class = serializers.RouterSerializer
     filterset_class = filtersets.RouterFilterSet
-    search_fields = ["name", "serial_number", "mac", "ipv4_address"]
+    search_fields = list(Router.SEARCHED)
     search_expression = search_text(*search_fields)  # one trigram index serves it (migration 0009)
     ordering_fields = ["id", "name", "state", "product", "firmware", "serial_number", "state_updated_at", "last_seen_at"]
 
@@ -97,7 +97,7 @@ class NetDeviceViewSet(ExportableListMixin, MirrorViewSet):
     queryset = NetDevice.objects.all()
     serializer_class = serializers.NetDeviceSerializer
     filterset_class = filtersets.NetDeviceFilterSet
-    search_fields = ["name", "serial", "mac", "iccid", "imei", "carrier"]
+    search_fields = list(NetDevice.SEARCHED)
     search_expression = search_text(*search_fields)
     ordering_fields = ["id", "name", "carrier", "connection_state", "health_score", "last_seen_at"]
 

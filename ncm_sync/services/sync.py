@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import os
 import threading
 import time
@@ -108,13 +109,6 @@ class ResourceStats:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-@dataclass(slots=True)
-class _Existing:  # one per mirrored row of the tenant: kept small (slots), 50k routers hold ~470k of them
-    pk: int
-    hash: str
-    deleted: bool
-
-
 class IdMaps:
     """ncm_id -> pk per mirrored model, shared by the run's threads (plain dict operations are atomic)."""
 
@@ -141,13 +135,11 @@ class _ResourceWriter:
         self.stats = ResourceStats()
         self.partial = False
         self.seen: set[str] = set()
-        self.existing: dict[str, _Existing] = {}
-        own_map = idmaps.get(model.__name__)
-        for pk, ncm_id, digest, deleted_at in model.objects.filter(tenant_id=tenant_id).values_list(
-            "pk", "ncm_id", "content_hash", "deleted_at"
-        ).iterator(chunk_size=5000):  # streamed: no second copy of every row in a result cache
-            self.existing[ncm_id] = _Existing(pk, digest, deleted_at is not None)
-            own_map[ncm_id] = pk
+        # What the mirror holds: ncm_id -> content hash of a live row, "" of a tombstoned one (which then never
+        # matches: listed again, it is rewritten and revived); its pk is in the run's id map (`self.pks`).
+        self.hashes: dict[str, str] = {}
+        self.pks = idmaps.get(model.__name__)
+        self._load_mirror()
         sample = model.columns({})
         self.column_names = list(sample)
         self.update_fields = ["data", "content_hash", "last_seen_at", "deleted_at", *self.column_names,
@@ -158,6 +150,10 @@ class _ResourceWriter:
         # (link column, ncm id column, target model, the target's ncm_id -> pk map filled as this run writes it)
         self.relations = [(f"{name}_id", ncm_column, target, idmaps.get(target))
                           for name, (ncm_column, target) in model.RELATIONS.items()]
+        # Nothing mirrored yet (a first sync): every object is new, so each is decoded once, whole, instead of
+        # having its id parsed out first.
+        self.all_new = not self.hashes
+        self._flushed_with = None  # which link targets were complete when the deferred rows were last checked
 
     def item_id(self, item) -> str:
         """The ncm_id of a decoded object or of an object still in NCM's bytes (`msgspec.Raw`)."""
@@ -180,9 +176,7 @@ class _ResourceWriter:
         for item in objects:
             if isinstance(item, msgspec.Raw):
                 text = bytes(item)
-                # Only the id is parsed out of an object the mirror may hold unchanged; with nothing mirrored
-                # yet (a first sync) every object is new, so it is decoded once, whole.
-                obj = None if self.raw_ids and self.existing else fastjson.loads(text)
+                obj = None if self.raw_ids and not self.all_new else fastjson.loads(text)
                 ncm_id = _raw_id(item) if obj is None else self.ncm_id_of(obj)
             else:
                 obj = item
@@ -196,8 +190,8 @@ class _ResourceWriter:
             if text is None:
                 text = serialize(obj)
             digest = content_hash(None, text)
-            current = self.existing.get(ncm_id)
-            if current is not None and current.hash == digest and not current.deleted:
+            current = self.hashes.get(ncm_id)
+            if current == digest:
                 self.stats.unchanged += 1
                 continue
             if obj is None:
@@ -211,7 +205,7 @@ class _ResourceWriter:
                    "last_seen_at": self.now, "deleted_at": None, **columns}
             row["_text"] = text
             if current is not None:
-                row["id"] = current.pk
+                row["id"] = self.pks[ncm_id]
             rows[ncm_id] = row
         ready = [row for row in rows.values() if self._resolve(row)]
         self.deferred.extend(row for row in rows.values() if "_links" not in row)
@@ -235,6 +229,15 @@ class _ResourceWriter:
         """Write deferred rows whose targets are now known (all of them when `force`)."""
         if not self.deferred:
             return
+        completed = tuple(self.is_complete(target) for _attname, _column, target, _targets in self.relations)
+        known = sum(len(targets) for _attname, _column, _target, targets in self.relations)
+        if not force and self._flushed_with is not None:
+            was_completed, was_known = self._flushed_with
+            if completed == was_completed and known < was_known + 4 * BATCH:
+                # Rechecking every waiting row after every page made a first sync's net devices quadratic: they
+                # are rechecked when a target listing completed or a few target pages arrived (memory stays low).
+                return
+        self._flushed_with = (completed, known)
         ready, waiting = [], []
         for row in self.deferred:
             if self._resolve(row):
@@ -257,20 +260,35 @@ class _ResourceWriter:
         updates = [row for row in rows if "id" in row]
         store = _store_postgresql if connection.vendor == "postgresql" else _store_orm
         created_pks = store(self, creates, updates)
-        own_map = self.idmaps.get(self.model.__name__)
-        by_id = {row["ncm_id"]: row for row in creates}
-        for ncm_id, pk in created_pks.items():
-            self.existing[ncm_id] = _Existing(pk, by_id[ncm_id]["content_hash"], False)
-            own_map[ncm_id] = pk
-        for row in updates:
-            self.existing[row["ncm_id"]] = _Existing(row["id"], row["content_hash"], False)
+        self.pks.update(created_pks)
+        for row in rows:
+            self.hashes[row["ncm_id"]] = row["content_hash"]
         self.stats.created += len(creates)
         self.stats.updated += len(updates)
 
-    def tombstones(self) -> list[int]:
-        if self.partial:  # listed by changes only: what was not listed did not change, it was not deleted
+    def _load_mirror(self) -> None:
+        """The tenant's rows of this model: ncm_id, pk and hash only, fetched in chunks by one plain query
+        (an ORM iterator building a tuple and an object per row was half an unchanged resync's CPU)."""
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT ncm_id, id, CASE WHEN deleted_at IS NULL THEN content_hash ELSE '' END "
+                           f"FROM {table} WHERE tenant_id = %s", [self.tenant_id])
+            while chunk := cursor.fetchmany(20000):
+                self.pks.update(map(_ID_PK, chunk))  # C-level loops: no Python per row
+                self.hashes.update(map(_ID_HASH, chunk))
+
+    def live_count(self) -> int:
+        return len(self.hashes) - list(self.hashes.values()).count("")
+
+    def missing(self) -> list[str]:
+        """The ncm_ids of live rows this run's listing did not return (none for a listing of changes only: what
+        was not listed did not change, it was not deleted)."""
+        if self.partial:
             return []
-        return [e.pk for ncm_id, e in self.existing.items() if not e.deleted and ncm_id not in self.seen]
+        return [ncm_id for ncm_id, digest in self.hashes.items() if digest and ncm_id not in self.seen]
+
+    def tombstones(self) -> list[int]:
+        return [self.pks[ncm_id] for ncm_id in self.missing()]
 
 
 def _store_orm(writer: _ResourceWriter, creates: list[dict], updates: list[dict]) -> dict[str, int]:
@@ -288,6 +306,9 @@ def _store_orm(writer: _ResourceWriter, creates: list[dict], updates: list[dict]
         return {row.ncm_id: row.pk for row in made}
     return dict(model.objects.filter(tenant_id=writer.tenant_id, ncm_id__in=[r["ncm_id"] for r in creates])
                 .values_list("ncm_id", "pk"))
+
+
+_ID_PK, _ID_HASH = operator.itemgetter(0, 1), operator.itemgetter(0, 2)
 
 
 class _Id(msgspec.Struct):
@@ -419,7 +440,7 @@ class TenantSync:
                 listing = self._changes(model, writer, self.changed_since[model])
             else:
                 # As many rows as the mirror holds are expected: those pages are asked several at a time.
-                expected = sum(1 for e in writer.existing.values() if not e.deleted)
+                expected = writer.live_count()
                 listing = self.client.iter_pages_parallel(model.RESOURCE, expected, raw=True, **filters)
             pages = _prefetched(listing, self._cancel)
             for page in pages:
@@ -623,11 +644,9 @@ class TenantSync:
         for model, writer in self.writers.items():
             if model is Alert:
                 continue
-            missing = writer.tombstones()
-            if not missing:
+            ids = writer.missing()
+            if not ids:
                 continue
-            by_pk = {e.pk: ncm_id for ncm_id, e in writer.existing.items()}
-            ids = [by_pk[pk] for pk in missing]
             wanted = set(ids)
             found = []
             for page in self.client.iter_pages(model.RESOURCE, raw=True, id__in=ids):  # hashed like the listing

@@ -217,3 +217,19 @@ def test_the_push_page_leads_into_the_wizard(mixed):
     assert re.search(r'name="kind" value="config_push"[^>]*checked', page)
     detail = body(client.get(f"/t/{tenant.pk}/devices/{point.pk}/"))
     assert f"/t/{tenant.pk}/jobs/new/?kind=config_push&amp;devices={point.pk}" in detail
+
+
+def test_the_search_box_narrows_the_routers_by_name_serial_or_mac(mixed):
+    tenant = mixed
+    routers = list(Router.objects.filter(tenant=tenant, deleted_at__isnull=True).order_by("pk")[:2])
+    wanted = routers[1]
+    client = login(make_user(tenant=tenant, role=Role.ADMIN))
+
+    def listed(q):
+        page = body(client.get(f"/t/{tenant.pk}/jobs/new/", {"q": q}))
+        return set(re.findall(r'id="pick-(\d+)"', page))
+
+    assert str(routers[0].pk) in listed("")
+    for q in (wanted.serial_number.lower(), wanted.mac.upper(), f"{wanted.name} {wanted.serial_number}"):
+        assert str(wanted.pk) in listed(q) and str(routers[0].pk) not in listed(q), q
+    assert listed(f"{wanted.serial_number} no-such-router") == set()

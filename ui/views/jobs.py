@@ -27,6 +27,7 @@ from jobs.models import KIND_ACTIONS, TERMINAL_JOB_STATUSES, ItemStatus, Job, Jo
 from jobs.preview import job_preview
 from jobs.services import SPEED_TEST_TYPES
 from ncm_sync.filtersets import RouterFilterSet
+from ncm_sync import selectors as ncm_selectors
 from ncm_sync.models import Group
 from ui import mirror
 from ui.access import TenantPermissions, tenant_or_404
@@ -247,7 +248,7 @@ def job_new(request, tenant_id):
         if data.get(param):
             routers = apply(routers, data.get(param))
     if q:
-        routers = routers.filter(name__icontains=q) | routers.filter(serial_number__icontains=q)
+        routers = ncm_selectors.search(routers, q)  # name, serial, MAC or IP, through the search index
     routers = routers.order_by("name")
     selected = set(_int_list(data.getlist("routers")))
     selected_groups = set(_int_list(data.getlist("groups")))
