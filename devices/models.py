@@ -37,7 +37,7 @@ class MirrorQuerySet(TenantScopedQuerySet):
 
 
 class MirrorRow(TenantOwnedModel):
-    provider = models.CharField(_("provider"), max_length=20, choices=DeviceProvider.choices, db_index=True)
+    provider = models.CharField(_("provider"), max_length=20, choices=DeviceProvider.choices)
     remote_id = models.CharField(_("vendor id"), max_length=64)
     content_hash = models.CharField(max_length=32, editable=False, blank=True)
     first_seen_at = models.DateTimeField(_("first seen at"))
@@ -51,23 +51,28 @@ class MirrorRow(TenantOwnedModel):
 
 
 class Site(MirrorRow):
-    name = models.CharField(max_length=200, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
     data = models.JSONField(_("vendor object"), default=dict)
 
     class Meta:
         ordering = ["tenant_id", "name", "id"]
         constraints = [models.UniqueConstraint(fields=["tenant", "provider", "remote_id"], name="devices_site_unique_remote")]
-        indexes = [models.Index(fields=["tenant", "deleted_at"], name="devices_site_live")]
+        # Plain btrees, not db_index=True: see ncm_sync.models._mirror_meta.
+        indexes = [
+            models.Index(fields=["tenant", "deleted_at"], name="devices_site_live"),
+            models.Index(fields=["provider"], name="devices_site_provider"),
+            models.Index(fields=["name"], name="devices_site_name"),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"site {self.remote_id}"
 
 
 class Device(MirrorRow):
-    name = models.CharField(max_length=200, blank=True, db_index=True)
-    serial = models.CharField(max_length=64, blank=True, db_index=True)
-    mac = models.CharField(max_length=32, blank=True, db_index=True)
-    status = models.CharField(max_length=20, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
+    serial = models.CharField(max_length=64, blank=True)
+    mac = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=20, blank=True)
     last_contact = models.DateTimeField(null=True, blank=True)
     site_remote_id = models.CharField(max_length=64, blank=True)
     site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices")
@@ -85,7 +90,10 @@ class Device(MirrorRow):
             models.UniqueConstraint(fields=["tenant", "provider", "remote_id"], name="devices_device_unique_remote"),
             models.CheckConstraint(condition=Q(site__isnull=True) | Q(group__isnull=True), name="devices_site_or_group"),
         ]
-        indexes = [models.Index(fields=["tenant", "deleted_at"], name="devices_device_live")]
+        indexes = [
+            models.Index(fields=["tenant", "deleted_at"], name="devices_device_live"),
+            *(models.Index(fields=[column], name=f"devices_device_{column}") for column in ("provider", "name", "serial", "mac", "status")),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"{self.provider} device {self.remote_id}"

@@ -69,11 +69,16 @@ class MirroredModel(TenantOwnedModel):
         raise NotImplementedError
 
 
-def _mirror_meta(name: str, **extra) -> type:
-    """The Meta of a mirrored model: ncm_id unique per tenant, an index for live rows."""
+def _mirror_meta(name: str, indexed: tuple[str, ...] = (), **extra) -> type:
+    """The Meta of a mirrored model: ncm_id unique per tenant, an index for live rows, a plain
+    btree per `indexed` column. Not `db_index=True`: on a CharField that also builds a
+    varchar_pattern_ops copy for LIKE 'x%', which no query here makes and every sync write paid for."""
     return type("Meta", (), {
         "constraints": [models.UniqueConstraint(fields=["tenant", "ncm_id"], name=f"ncm_{name}_unique_ncm_id")],
-        "indexes": [models.Index(fields=["tenant", "deleted_at"], name=f"ncm_{name}_live")],
+        "indexes": [
+            models.Index(fields=["tenant", "deleted_at"], name=f"ncm_{name}_live"),
+            *(models.Index(fields=[column], name=f"ncm_{name}_{column}"[:30]) for column in indexed),
+        ],
         "ordering": ["tenant_id", "id"],
         **extra,
     })
@@ -123,12 +128,12 @@ class Account(MirroredModel):
     RESOURCE = "accounts"
     RELATIONS = {"parent": ("parent_ncm_id", "Account")}
 
-    name = models.CharField(max_length=200, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
     is_disabled = models.BooleanField(null=True)
     parent_ncm_id = models.CharField(max_length=64, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
 
-    Meta = _mirror_meta("account")
+    Meta = _mirror_meta("account", indexed=("name",))
 
     @classmethod
     def columns(cls, obj):
@@ -142,16 +147,16 @@ class Group(MirroredModel):
     RESOURCE = "groups"
     RELATIONS = {"account": ("account_ncm_id", "Account")}
 
-    name = models.CharField(max_length=200, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
     device_type = models.CharField(max_length=40, blank=True)
     product_ncm_id = models.CharField(max_length=64, blank=True)
-    product = models.CharField(max_length=100, blank=True, db_index=True)
+    product = models.CharField(max_length=100, blank=True)
     target_firmware_ncm_id = models.CharField(max_length=64, blank=True)
-    firmware = models.CharField(max_length=64, blank=True, db_index=True)
+    firmware = models.CharField(max_length=64, blank=True)
     account_ncm_id = models.CharField(max_length=64, blank=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="groups")
 
-    Meta = _mirror_meta("group")
+    Meta = _mirror_meta("group", indexed=("name", "product", "firmware"))
 
     @classmethod
     def columns(cls, obj):
@@ -171,15 +176,15 @@ class Router(MirroredModel):
     SEARCHED = ("name", "serial_number", "mac", "ipv4_address")
     RELATIONS = {"group": ("group_ncm_id", "Group"), "account": ("account_ncm_id", "Account")}
 
-    name = models.CharField(max_length=200, blank=True, db_index=True)
-    serial_number = models.CharField(max_length=64, blank=True, db_index=True)
-    mac = models.CharField(max_length=32, blank=True, db_index=True)
-    state = models.CharField(max_length=20, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
+    serial_number = models.CharField(max_length=64, blank=True)
+    mac = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=20, blank=True)
     state_updated_at = models.DateTimeField(null=True, blank=True)
     device_type = models.CharField(max_length=40, blank=True)
-    product = models.CharField(_("full product name"), max_length=100, blank=True, db_index=True)
+    product = models.CharField(_("full product name"), max_length=100, blank=True)
     product_ncm_id = models.CharField(max_length=64, blank=True)
-    firmware = models.CharField(_("firmware version"), max_length=64, blank=True, db_index=True)
+    firmware = models.CharField(_("firmware version"), max_length=64, blank=True)
     actual_firmware_ncm_id = models.CharField(max_length=64, blank=True)
     target_firmware_ncm_id = models.CharField(max_length=64, blank=True)
     config_status = models.CharField(max_length=20, blank=True)
@@ -189,7 +194,7 @@ class Router(MirroredModel):
     account_ncm_id = models.CharField(max_length=64, blank=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="routers")
 
-    Meta = _mirror_meta("router")
+    Meta = _mirror_meta("router", indexed=("name", "serial_number", "mac", "state", "product", "firmware"))
 
     @classmethod
     def columns(cls, obj):
@@ -224,11 +229,11 @@ class NetDevice(MirroredModel):
     mode = models.CharField(max_length=20, blank=True)
     type = models.CharField(max_length=40, blank=True)
     is_asset = models.BooleanField(null=True)
-    connection_state = models.CharField(max_length=40, blank=True, db_index=True)
-    carrier = models.CharField(max_length=100, blank=True, db_index=True)
+    connection_state = models.CharField(max_length=40, blank=True)
+    carrier = models.CharField(max_length=100, blank=True)
     service_type = models.CharField(max_length=40, blank=True)
-    mac = models.CharField(max_length=32, blank=True, db_index=True)
-    serial = models.CharField(max_length=64, blank=True, db_index=True)
+    mac = models.CharField(max_length=32, blank=True)
+    serial = models.CharField(max_length=64, blank=True)
     iccid = models.CharField(max_length=40, blank=True)
     imei = models.CharField(max_length=40, blank=True)
     ipv4_address = models.CharField(max_length=64, blank=True)
@@ -236,7 +241,7 @@ class NetDevice(MirroredModel):
     router_ncm_id = models.CharField(max_length=64, blank=True)
     router = models.ForeignKey(Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="net_devices")
 
-    Meta = _mirror_meta("netdevice")
+    Meta = _mirror_meta("netdevice", indexed=("connection_state", "carrier", "mac", "serial"))
 
     @classmethod
     def columns(cls, obj):
@@ -258,11 +263,11 @@ class NetDeviceHealth(MirroredModel):
     RELATIONS = {"net_device": ("net_device_ncm_id", "NetDevice")}
 
     cellular_health_score = models.IntegerField(null=True, blank=True)
-    cellular_health_category = models.CharField(max_length=20, blank=True, db_index=True)
-    net_device_ncm_id = models.CharField(max_length=64, blank=True, db_index=True)
+    cellular_health_category = models.CharField(max_length=20, blank=True)
+    net_device_ncm_id = models.CharField(max_length=64, blank=True)
     net_device = models.ForeignKey(NetDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="health")
 
-    Meta = _mirror_meta("ndhealth")
+    Meta = _mirror_meta("ndhealth", indexed=("cellular_health_category", "net_device_ncm_id"))
 
     @classmethod
     def columns(cls, obj):
@@ -286,10 +291,10 @@ class NetDeviceMetrics(MirroredModel):
     dbm = models.IntegerField(null=True, blank=True)
     service_type = models.CharField(max_length=40, blank=True)
     update_ts = models.CharField(max_length=40, blank=True)
-    net_device_ncm_id = models.CharField(max_length=64, blank=True, db_index=True)
+    net_device_ncm_id = models.CharField(max_length=64, blank=True)
     net_device = models.ForeignKey(NetDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="metrics")
 
-    Meta = _mirror_meta("ndmetrics", verbose_name_plural="net device metrics")
+    Meta = _mirror_meta("ndmetrics", indexed=("net_device_ncm_id",), verbose_name_plural="net device metrics")
 
     @classmethod
     def columns(cls, obj):
@@ -330,7 +335,7 @@ class Alert(MirroredModel):
     RESOURCE = "alerts"
     RELATIONS = {"router": ("router_ncm_id", "Router"), "account": ("account_ncm_id", "Account")}
 
-    type = models.CharField(max_length=64, blank=True, db_index=True)
+    type = models.CharField(max_length=64, blank=True)
     created_at_timeuuid = models.CharField(max_length=64, blank=True)
     ncm_created_at = models.DateTimeField(null=True, blank=True, db_index=True)
     detected_at = models.DateTimeField(null=True, blank=True)
@@ -346,7 +351,7 @@ class Alert(MirroredModel):
         verbose_name=_("acknowledged by"),
     )
 
-    Meta = _mirror_meta("alert")
+    Meta = _mirror_meta("alert", indexed=("type",))
 
     @staticmethod
     def ncm_id_of(obj: dict) -> str:
@@ -379,12 +384,12 @@ class ConfigurationManager(MirroredModel):
     synched = models.BooleanField(null=True)
     suspended = models.BooleanField(null=True)
     version_number = models.IntegerField(null=True, blank=True)
-    router_ncm_id = models.CharField(max_length=64, blank=True, db_index=True)
+    router_ncm_id = models.CharField(max_length=64, blank=True)
     router = models.ForeignKey(
         Router, null=True, blank=True, on_delete=models.SET_NULL, related_name="configuration_managers"
     )
 
-    Meta = _mirror_meta("configmgr")
+    Meta = _mirror_meta("configmgr", indexed=("router_ncm_id",))
 
     @classmethod
     def columns(cls, obj):
