@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
@@ -50,7 +51,8 @@ def main() -> int:
         status = page.get_attribute("#job-live", "data-status")
         print(f"{page.url}: {status}")
         print(page.inner_text("#job-items"))
-        page.screenshot(path="demo-eccloud-push.png", full_page=True)
+        Path("test-artifacts").mkdir(exist_ok=True)  # git-ignored, beside the browser tests' screenshots
+        page.screenshot(path="test-artifacts/demo-eccloud-push.png", full_page=True)
         browser.close()
     return 0 if status == "succeeded" else 1
 
