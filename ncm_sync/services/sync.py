@@ -61,6 +61,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["TenantSync", "content_hash", "ResourceStats", "SyncCancelled", "CHANGE_FILTERS"]
 
 BATCH = 500
+# Rows of the whole run that may wait in memory for a link target still being listed (a first sync's modems,
+# alerts, ... while the routers list). Past it a listing pauses until its targets are complete: memory stays
+# bounded however large the fleet, and the pause leaves the CPU to the listings everything else waits for.
+DEFERRED_ROWS = max(BATCH, int(os.environ.get("NCM_SYNC_DEFERRED_ROWS", "20000")))
 MODELS_BY_NAME = {model.__name__: model for model in MIRRORED_MODELS}
 # NCM's documented "changed after" filters (seed 001): a light sync lists these resources by them.
 CHANGE_FILTERS = {
@@ -98,6 +102,7 @@ class ResourceStats:
     seconds: float = 0.0
     fetch_seconds: float = 0.0
     write_seconds: float = 0.0
+    paused_seconds: float = 0.0  # waiting for link targets, too many rows of the run waiting in memory
     changes_only: bool = False  # listed by NCM's "changed after" filters (a light sync): nothing tombstoned
 
     @property
@@ -433,6 +438,7 @@ class TenantSync:
             self.stats[model.RESOURCE] = writer.stats
             mark = time.monotonic()
             filters = self._filters_for(model)
+            targets = [target for _column, target in model.RELATIONS.values()]
             if model is Alert:  # a cursor listing (newest first): one page after another
                 listing = self.client.iter_pages(model.RESOURCE, **filters)
             elif model in self.changed_since:
@@ -451,8 +457,15 @@ class TenantSync:
                 if writer.stats.pages == 0 and model in (Router, Group):
                     self._learn_names(model, page)
                 writer.write_page(page)
+                paused = 0.0
+                if threaded and writer.deferred and self._deferred_rows() > DEFERRED_ROWS:
+                    paused = time.monotonic()
+                    self._await_complete(targets)
+                    paused = time.monotonic() - paused
+                    writer.stats.paused_seconds += paused
+                    writer.flush(force=False)
                 mark = time.monotonic()
-                writer.stats.write_seconds += mark - fetched
+                writer.stats.write_seconds += mark - fetched - paused
                 if model is Alert:
                     self._advance_alert_cursor(page)
             with self._progress:
@@ -461,7 +474,7 @@ class TenantSync:
             if threaded and writer.deferred:
                 # Rows waiting for a link target still being listed are written here, in this thread, once the
                 # targets are complete: not one after another at the end of the run.
-                self._await_complete([target for _column, target in model.RELATIONS.values()])
+                self._await_complete(targets)
             writer.flush(force=False)
         except BaseException:
             self._cancel.set()
@@ -509,6 +522,9 @@ class TenantSync:
                 if self._cancel.is_set():
                     raise SyncCancelled("cancelled")
                 self._progress.wait(timeout=0.5)
+
+    def _deferred_rows(self) -> int:
+        return sum(len(writer.deferred) for writer in list(self.writers.values()))
 
     def _is_complete(self, model_name: str) -> bool:
         """True once the named resource has been listed to its end in this run (or is not listed in it)."""
