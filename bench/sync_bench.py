@@ -111,6 +111,16 @@ def _tuple_counters() -> int:
         return int(cursor.fetchone()[0])
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries it across execve, so a
+    phase's child reported the parent's peak (the SDK's download of every row) instead of its own."""
+    try:
+        with open("/proc/self/status") as status:
+            return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -143,7 +153,7 @@ def phase_sync(tenant_id: int, trigger: str = "manual") -> dict:
         "status": run.status, "error": run.error, "seconds": elapsed, "api_calls": run.api_calls,
         "created": run.created, "updated": run.updated, "deleted": run.deleted, "unchanged": run.unchanged,
         "links_resolved": links, "rows_written_pg": written_pg, "rows": rows, "resources": run.resources,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": _peak_rss_mb(),
         "cpu_seconds": cpu_worker, "cpu": probe.figures(),
     }
 
