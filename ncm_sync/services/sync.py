@@ -687,7 +687,9 @@ class TenantSync:
         for resource, (known, attribute, targets) in wanted.items():
             ids = set()
             for model, id_column, _column in targets:
-                ids.update(model.objects.filter(tenant_id=self.tenant_id).exclude(**{id_column: ""})
+                # order_by(): the model's default ordering (tenant_id, id) would join the DISTINCT and return a
+                # row per router instead of a row per firmware.
+                ids.update(model.objects.filter(tenant_id=self.tenant_id).exclude(**{id_column: ""}).order_by()
                            .values_list(id_column, flat=True).distinct())
             unknown = sorted(ids - set(known))
             if unknown:
