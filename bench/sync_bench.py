@@ -317,13 +317,14 @@ def report(result: dict, verbose: bool) -> bool:
     print(f"peak worker memory (max RSS): first sync {first['max_rss_mb']:.0f} MB, resync {second['max_rss_mb']:.0f} MB")
     print(f"worker CPU (user+sys of the syncing process): first sync {first['cpu_seconds']:.2f} s, "
           f"resync {second['cpu_seconds']:.2f} s")
-    cpu = first.get("cpu")
-    if cpu:
-        # What the machine's cores had to do during the first sync bounds it from below, whatever the scheduling.
-        print(f"CPU during the first sync: worker {first['cpu_seconds']:.2f} s, PostgreSQL {cpu['postgres_cpu']:.2f} s, "
-              f"simulator {cpu['sim_cpu']:.2f} s, whole machine {cpu['machine_cpu']:.2f} s on {cpu['cores']} cores: "
-              f"at least {cpu['machine_cpu'] / cpu['cores']:.2f} s of wall time "
-              f"({cpu['machine_cpu'] / cpu['cores'] / result['sdk']:.2f}x the SDK's bare download)")
+    # What the machine's cores had to do during a sync bounds it from below, whatever the scheduling.
+    for label, phase in (("first sync", first), ("unchanged full resync", second), ("light resync", scheduled)):
+        cpu = phase.get("cpu")
+        if cpu:
+            floor = cpu["machine_cpu"] / cpu["cores"]
+            print(f"CPU during the {label}: worker {phase['cpu_seconds']:.2f} s, PostgreSQL {cpu['postgres_cpu']:.2f} s, "
+                  f"simulator {cpu['sim_cpu']:.2f} s, whole machine {cpu['machine_cpu']:.2f} s on {cpu['cores']} cores: "
+                  f"at least {floor:.2f} s of wall time ({floor / result['sdk']:.2f}x the SDK's bare download)")
     ratio_resync = min(ratio_second, scheduled["seconds"] / result["sdk"])
     ok = (ratio_first <= 1.0 and ratio_resync <= 0.5 and first["api_calls"] - minimum <= 5 and written_second == 0
           and written_scheduled == 0 and max(first["max_rss_mb"], second["max_rss_mb"]) < 300)
