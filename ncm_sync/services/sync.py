@@ -34,7 +34,7 @@ import msgspec
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import JSONField, Max
+from django.db.models import Case, CharField, F, JSONField, Max, Value, When
 from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -685,13 +685,14 @@ class TenantSync:
             "products": (products, "name", [(Group, "product_ncm_id", "product")]),
         }
         for resource, (known, attribute, targets) in wanted.items():
-            ids = set()
+            ids_of = {}
             for model, id_column, _column in targets:
                 # order_by(): the model's default ordering (tenant_id, id) would join the DISTINCT and return a
                 # row per router instead of a row per firmware.
-                ids.update(model.objects.filter(tenant_id=self.tenant_id).exclude(**{id_column: ""}).order_by()
-                           .values_list(id_column, flat=True).distinct())
-            unknown = sorted(ids - set(known))
+                ids_of[model, id_column] = set(
+                    model.objects.filter(tenant_id=self.tenant_id).exclude(**{id_column: ""}).order_by()
+                    .values_list(id_column, flat=True).distinct())
+            unknown = sorted(set().union(*ids_of.values()) - set(known))
             if unknown:
                 for page in self.client.iter_pages(resource, id__in=unknown):
                     for obj in page:
@@ -699,13 +700,18 @@ class TenantSync:
             if not unknown and not any(self._wrote(model) for model, _i, _c in targets):
                 continue  # nothing new to name: an unchanged resync writes nothing here
             for model, id_column, column in targets:
-                base = model.objects.filter(tenant_id=self.tenant_id)
-                for ref in ids:
-                    value = known.get(ref, "")[: model._meta.get_field(column).max_length]
-                    changed = base.filter(**{id_column: ref}).exclude(**{column: value}).update(**{column: value})
-                    stats = self.stats.get(model.RESOURCE)
-                    if changed and stats is not None:
-                        stats.links_resolved += changed
+                ids = ids_of[model, id_column]
+                if not ids:
+                    continue
+                # One UPDATE per column, not one per id (each of which scanned the tenant's rows).
+                length = model._meta.get_field(column).max_length
+                name = Case(*[When(**{id_column: ref}, then=Value(known.get(ref, "")[:length])) for ref in sorted(ids)],
+                            default=F(column), output_field=CharField())
+                changed = (model.objects.filter(tenant_id=self.tenant_id, **{f"{id_column}__in": ids})
+                           .exclude(**{column: name}).update(**{column: name}))
+                stats = self.stats.get(model.RESOURCE)
+                if changed and stats is not None:
+                    stats.links_resolved += changed
         return firmware, products
 
     def _wrote(self, model) -> bool:

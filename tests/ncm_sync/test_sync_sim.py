@@ -263,3 +263,30 @@ def test_rows_waiting_for_their_links_stay_bounded_and_the_sync_exact(sims, monk
     # At most the limit plus the page each listing adds before it looks (8 listings, 10 rows a page); without the
     # pause ~500 rows would wait.
     assert waiting and max(waiting) <= 15 + 8 * 10, max(waiting)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_firmware_and_product_names_of_ids_first_seen_past_the_first_page(sims, monkeypatch):
+    """Names are learned for the first page's ids before it is written; ids first seen on later pages are named
+    once the listings end, by one UPDATE per column, and an unchanged resync names nothing again."""
+    from ncm_sync import client as ncm_client
+
+    monkeypatch.setattr(ncm_client, "PAGE_SIZE", 5)
+    sim = sims.start(routers=40, seed=41, keys=sim_keys("n"))
+    tenant = tenant_on(sim)
+    run = sync_tenant(tenant_id=tenant.pk)
+    assert run.status == "succeeded", run.error
+    firmwares, products = sim.state.tables["firmwares"], sim.state.tables["products"]
+    routers = list(live(Router, tenant))
+    assert len({router.actual_firmware_ncm_id for router in routers}) > 1
+    for router in routers:
+        assert router.firmware == firmwares[router.actual_firmware_ncm_id]["version"], router.ncm_id
+    for group in live(Group, tenant):
+        assert group.product == (products[group.product_ncm_id]["name"] if group.product_ncm_id else "")
+        if group.target_firmware_ncm_id:
+            assert group.firmware == firmwares[group.target_firmware_ncm_id]["version"]
+    assert run.resources["routers"]["links_resolved"] > 0  # some routers were named after their listing
+
+    again = sync_tenant(tenant_id=tenant.pk)
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
+    assert sum(figures.get("links_resolved", 0) for figures in again.resources.values()) == 0
