@@ -164,20 +164,25 @@ def _request_sync(*, tenant: Tenant, user, trigger: str, enqueue: bool) -> tuple
     return run, True
 
 
-def _finish(run: SyncRun, status: str, *, error: str = "", fields: dict | None = None) -> None:
+def _finish(run: SyncRun, status: str, *, error: str = "", fields: dict | None = None,
+            tenant: dict | None = None) -> None:
+    """The run's outcome and (`tenant`) its tenant's sync status, in one transaction: a worker stopped between
+    the two would leave a finished run beside a tenant that still says otherwise."""
     run.status = status
     run.error = error[:2000]
     run.finished_at = timezone.now()
     for name, value in (fields or {}).items():
         setattr(run, name, value)
-    run.save()
+    with transaction.atomic():
+        run.save()
+        if tenant is not None:
+            Tenant.objects.filter(pk=run.tenant_id).update(**tenant)
 
 
 def _fail_lost(run: SyncRun) -> None:
     message = _lost_message(run)
     logger.warning("sync run %s of tenant %s: %s", run.pk, run.tenant_id, message)
-    _finish(run, SyncRunStatus.FAILED, error=message)
-    Tenant.objects.filter(pk=run.tenant_id).update(sync_status=SyncStatus.FAILED, sync_error=message)
+    _finish(run, SyncRunStatus.FAILED, error=message, tenant={"sync_status": SyncStatus.FAILED, "sync_error": message})
     announce_sync_failed(run)
 
 
@@ -347,8 +352,7 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
         partial.update(others)
         _finish(run, SyncRunStatus.FAILED, error=message, fields={
             "api_calls": getattr(client, "calls", 0), "resources": partial, **_totals(partial, deleted=False),
-        })
-        Tenant.objects.filter(pk=tenant_id).update(sync_status=SyncStatus.FAILED, sync_error=message)
+        }, tenant={"sync_status": SyncStatus.FAILED, "sync_error": message})
         announce_sync_failed(run)
         if not isinstance(exc, Exception):
             raise
@@ -365,14 +369,12 @@ def _run_engine(run: SyncRun, *, workers: int, client) -> SyncRun:
     _run_after_sync(tenant_id, changed)
     _finish(run, SyncRunStatus.SUCCEEDED, fields={
         "api_calls": getattr(client, "calls", 0) + sum(f.get("api_calls", 0) for f in others.values()),
-        "resources": figures, **_totals(figures)})
+        "resources": figures, **_totals(figures)},
+        tenant={"sync_status": SyncStatus.SUCCEEDED, "sync_error": "", "last_synced_at": run.started_at})
     if engine is not None:
         _announce_new_alerts(tenant_id, engine, figures)
         if "routers" in changed:  # no router row written: no state crossed online/offline
             announce_router_transitions(tenant_id, states_before)
-    Tenant.objects.filter(pk=tenant_id).update(
-        sync_status=SyncStatus.SUCCEEDED, sync_error="", last_synced_at=run.started_at
-    )
     return run
 
 
