@@ -176,7 +176,10 @@ def test_ncm_down_fails_then_next_run_recovers(sims):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_injected_429s_and_5xx_still_exact(sims):
+def test_injected_429s_and_5xx_still_exact(sims, settings):
+    # 28 % of calls fail: with the default 5 retries one of a sync's ~20 page requests exhausts them in ~1 % of runs by
+    # chance alone (a flaky test, not a finding); with 10, fewer than one run in 50,000.
+    settings.NCM_MAX_RETRIES = 10
     sim = sims.start(routers=600, seed=25, keys=sim_keys("f"), subaccounts=2)
     tenant = tenant_on(sim)
     sim.set_faults(rate_429=0.15, retry_after=0, rate_5xx=0.15)
