@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Provider
-from portal.models import TenantOwnedModel
+from portal.models import TenantOwnedModel, tenant_foreign_key
 from portal.scoping import TenantScopedQuerySet
 
 __all__ = ["DeviceProvider", "DeviceStatus", "Site", "Device"]
@@ -37,6 +37,7 @@ class MirrorQuerySet(TenantScopedQuerySet):
 
 
 class MirrorRow(TenantOwnedModel):
+    tenant = tenant_foreign_key(db_index=False)  # (tenant, provider, remote_id) and (tenant, deleted_at) lead with it
     provider = models.CharField(_("provider"), max_length=20, choices=DeviceProvider.choices)
     remote_id = models.CharField(_("vendor id"), max_length=64)
     content_hash = models.CharField(max_length=32, editable=False, blank=True)

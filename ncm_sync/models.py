@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from portal import fastjson
-from portal.models import TenantOwnedModel
+from portal.models import TenantOwnedModel, tenant_foreign_key
 from portal.scoping import TenantScopedQuerySet
 
 __all__ = [
@@ -48,6 +48,7 @@ class MirroredModel(TenantOwnedModel):
     # field name -> (ncm id column, related model name)
     RELATIONS: dict[str, tuple[str, str]] = {}
 
+    tenant = tenant_foreign_key(db_index=False)  # (tenant, ncm_id) and (tenant, deleted_at) lead with it
     ncm_id = models.CharField(_("NCM id"), max_length=64)
     data = fastjson.JSONField(_("NCM object"), default=dict)
     content_hash = models.CharField(max_length=32, editable=False)
