@@ -3,9 +3,10 @@
 NCM allows about 500 calls a minute per API key pair (reference/ncm-sdk.md §2.1). Celery's `rate_limit` is per
 worker, so the budget lives in the cache: the minute is cut into ten slots (`window / 10` seconds each) and a
 call is admitted only if the calls counted in the current slot and the eleven before it (a span longer than any
-60-second interval can straddle, with a slot to spare for calls in flight) stay within the limit. `cache.incr` is atomic on Redis, so several workers
-never admit more than the limit between them; a caller over budget takes its increment back and sleeps until
-the oldest slot leaves the span. Bursts up to the whole limit are allowed, so a sync of 110 pages runs at full
+60-second interval can straddle, with a slot to spare for calls in flight) stay within the limit. On Redis one
+Lua script makes the whole admission atomically (on another cache, `cache.incr`), so several workers never
+admit more than the limit between them; a caller over budget takes its increment back and sleeps until the
+oldest slot leaves the span. Bursts up to the whole limit are allowed, so a sync of 110 pages runs at full
 speed while a runaway loop is held to the limit.
 
 The key is derived from the credential's API key ids (hashed), so two tenants using the same NCM keys share
@@ -25,7 +26,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +44,8 @@ def budget_cache():
     global _budget_cache
     url = os.environ.get("NCM_RATE_BUDGET_REDIS_URL")
     if not url:
-        return cache
+        return caches["default"]  # the backend itself (this thread's), not the `cache` proxy
     if _budget_cache is None:
-        from django.core.cache.backends.redis import RedisCache
-
         _budget_cache = RedisCache(url, {"KEY_PREFIX": "ncm-budget"})
     return _budget_cache
 
@@ -86,6 +86,17 @@ class RateBudget:
         index = int(now // self.slot)
         current = self._slot_key(index)
         ttl = int(self.window * 1.3) + 2
+        # One slot more than a window: calls admitted at a slot's edge still arrive inside the span. The
+        # next slot too: a worker whose clock already crossed into it must see ours, and we theirs.
+        others = [i for i in range(index - SLOTS - 1, index + 2) if i != index]
+        if isinstance(store, RedisCache):
+            try:
+                admitted = _admit_on_redis(store, current, [self._slot_key(i) for i in others], self.limit, ttl,
+                                           _refused_key(self.key))
+            except Exception:  # cache unavailable: fail open, NCM's own 429s still apply
+                logger.warning("NCM rate budget unavailable (cache error); admitting the call", exc_info=True)
+                return 0.0
+            return 0.0 if admitted else self._delay(index, now)
         try:
             store.add(current, 0, timeout=ttl)
             try:
@@ -93,9 +104,6 @@ class RateBudget:
             except ValueError:  # the slot vanished between add and incr (expired or flushed): once more
                 store.add(current, 0, timeout=ttl)
                 count = store.incr(current)
-            # One slot more than a window: calls admitted at a slot's edge still arrive inside the span. The
-            # next slot too: a worker whose clock already crossed into it must see ours, and we theirs.
-            others = [i for i in range(index - SLOTS - 1, index + 2) if i != index]
             previous = store.get_many([self._slot_key(i) for i in others])
         except Exception:  # cache unavailable: fail open, NCM's own 429s still apply
             logger.warning("NCM rate budget unavailable (cache error); admitting the call", exc_info=True)
@@ -110,6 +118,9 @@ class RateBudget:
             store.incr(_refused_key(self.key))
         except Exception:
             pass
+        return self._delay(index, now)
+
+    def _delay(self, index: int, now: float) -> float:
         # The oldest slot in the span leaves it at the start of the next slot.
         return max(0.01, (index + 1) * self.slot - now) + random.uniform(0, self.slot / 10)
 
@@ -126,6 +137,40 @@ class RateBudget:
                 raise RateBudgetTimeout(f"NCM rate budget: no free call within {self.max_wait:.0f}s")
             time.sleep(delay)
             waited += delay
+
+
+# The whole admission in one atomic round trip: count the call in its slot (which expires a little after the
+# span), add the other slots, and take the call back (counting the refusal) if that is over the limit. Through
+# Django's cache API the same took six round trips and ~0.8 ms of the worker's CPU a call.
+_ADMIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local total = count
+for i = 3, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then total = total + tonumber(v) end
+end
+if total <= tonumber(ARGV[1]) then return 1 end
+redis.call('DECR', KEYS[1])
+redis.call('INCR', KEYS[2])
+return 0
+"""
+_admit_script = None
+
+
+def _admit_on_redis(store: RedisCache, current: str, others: list[str], limit: int, ttl: int, refused: str) -> bool:
+    """Whether the call is admitted. Keys go through the cache's own key function (prefix, version; ours need
+    no validation), and Django stores integers as plain Redis integers, so `budget_usage` reads these counters
+    through the cache API."""
+    global _admit_script
+    backend = store._cache  # Django's Redis backend client; its get_client() builds a redis-py client per call
+    client = getattr(backend, "budget_client", None)
+    if client is None:
+        client = backend.budget_client = backend.get_client(current, write=True)  # thread-safe, pooled
+    if _admit_script is None:
+        _admit_script = client.register_script(_ADMIT)
+    keys = [store.make_key(name) for name in (current, refused, *others)]
+    return bool(_admit_script(keys=keys, args=[limit, ttl], client=client))
 
 
 def _refused_key(key: str) -> str:

@@ -165,7 +165,15 @@ def test_dispatcher_enqueues_due_tenants_once_and_moves_next_sync_at():
     assert SyncRun.objects.get(tenant=due).trigger == "schedule"
 
 
-def test_rate_budget_admits_the_limit_then_waits(db):
+@pytest.mark.parametrize("backend", ["redis", "locmem"])
+def test_rate_budget_admits_the_limit_then_waits(db, settings, backend):
+    """On Redis (one Lua script) and on any other cache, through the cache API (`make demo` runs on a database cache)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    if backend == "locmem":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert isinstance(caches["default"], RedisCache) == (backend == "redis")
     budget = RateBudget(key="unit", limit=5, window=60)
     assert [budget.try_acquire() for _ in range(5)] == [0.0] * 5
     assert budget.try_acquire() > 0
