@@ -9,6 +9,8 @@ first.
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -113,6 +115,17 @@ def _float(value):
         return None
 
 
+def _when(value):
+    """An NCM timestamp as an aware datetime (UTC when NCM gives no offset), None if absent or unreadable."""
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed is not None and parsed.tzinfo is None else parsed
+
+
 def _bool(value):
     if value is None:
         return None
@@ -199,13 +212,7 @@ class Router(MirroredModel):
 
     @classmethod
     def columns(cls, obj):
-        from django.utils.dateparse import parse_datetime
-
-        state_at = obj.get("state_updated_at")
-        try:
-            state_at = parse_datetime(state_at) if isinstance(state_at, str) else None
-        except ValueError:
-            state_at = None
+        state_at = _when(obj.get("state_updated_at"))
         return {
             "name": _s(obj.get("name")), "serial_number": _s(obj.get("serial_number"), 64),
             "mac": normalize_mac(obj.get("mac")), "state": _s(obj.get("state"), 20), "state_updated_at": state_at,
@@ -360,17 +367,9 @@ class Alert(MirroredModel):
 
     @classmethod
     def columns(cls, obj):
-        from django.utils.dateparse import parse_datetime
-
-        def when(value):
-            try:
-                return parse_datetime(value) if isinstance(value, str) else None
-            except ValueError:
-                return None
-
         return {
             "type": _s(obj.get("type"), 64), "created_at_timeuuid": _s(obj.get("created_at_timeuuid"), 64),
-            "ncm_created_at": when(obj.get("created_at")), "detected_at": when(obj.get("detected_at")),
+            "ncm_created_at": _when(obj.get("created_at")), "detected_at": _when(obj.get("detected_at")),
             "friendly_info": _s(obj.get("friendly_info"), 2000),
             "router_ncm_id": ncm_ref(obj.get("router")), "account_ncm_id": ncm_ref(obj.get("account")),
         }
