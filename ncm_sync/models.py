@@ -9,7 +9,7 @@ first.
 """
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 
 from django.conf import settings
 from django.db import models
@@ -119,10 +119,15 @@ def _when(value):
     """An NCM timestamp as an aware datetime (UTC when NCM gives no offset), None if absent or unreadable."""
     from django.utils.dateparse import parse_datetime
 
-    try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
+    if not isinstance(value, str):
         return None
+    try:
+        parsed = datetime.fromisoformat(value)  # what NCM sends; Django's parser (regex) for anything looser
+    except ValueError:
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            return None
     return parsed.replace(tzinfo=timezone.utc) if parsed is not None and parsed.tzinfo is None else parsed
 
 

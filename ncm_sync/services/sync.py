@@ -551,10 +551,12 @@ class TenantSync:
             columns["product"] = self.product_names.get(columns["product_ncm_id"], columns["product"])[:100]
 
     def _advance_alert_cursor(self, page: list[dict]) -> None:
-        for obj in page:
-            value = str(obj.get("created_at_timeuuid") or "")
-            if value and (not self.new_alerts_cursor or _timeuuid_key(value) > _timeuuid_key(self.new_alerts_cursor)):
-                self.new_alerts_cursor = value
+        values = [value for obj in page if (value := str(obj.get("created_at_timeuuid") or ""))]
+        if not values:
+            return
+        newest = max(values, key=_timeuuid_key)  # one parse per alert, the cursor's own once per page
+        if not self.new_alerts_cursor or _timeuuid_key(newest) > _timeuuid_key(self.new_alerts_cursor):
+            self.new_alerts_cursor = newest
 
     def run(self) -> dict[str, ResourceStats]:
         state, _ = SyncState.objects.get_or_create(tenant_id=self.tenant_id)
