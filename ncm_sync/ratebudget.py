@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ResponseError as RedisResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +90,18 @@ class RateBudget:
         # One slot more than a window: calls admitted at a slot's edge still arrive inside the span. The
         # next slot too: a worker whose clock already crossed into it must see ours, and we theirs.
         others = [i for i in range(index - SLOTS - 1, index + 2) if i != index]
-        if isinstance(store, RedisCache):
+        if isinstance(store, RedisCache) and not _scripts_refused:
             try:
                 admitted = _admit_on_redis(store, current, [self._slot_key(i) for i in others], self.limit, ttl,
                                            _refused_key(self.key))
+            except RedisResponseError:  # a Redis that runs no scripts (ACLs, some managed offers): the cache API
+                logger.warning("Redis refused the rate budget's script; counting through the cache API", exc_info=True)
+                _refuse_scripts()
             except Exception:  # cache unavailable: fail open, NCM's own 429s still apply
                 logger.warning("NCM rate budget unavailable (cache error); admitting the call", exc_info=True)
                 return 0.0
-            return 0.0 if admitted else self._delay(index, now)
+            else:
+                return 0.0 if admitted else self._delay(index, now)
         try:
             store.add(current, 0, timeout=ttl)
             try:
@@ -156,6 +161,12 @@ redis.call('INCR', KEYS[2])
 return 0
 """
 _admit_script = None
+_scripts_refused = False  # set once this process's Redis refused the script
+
+
+def _refuse_scripts() -> None:
+    global _scripts_refused
+    _scripts_refused = True
 
 
 def _admit_on_redis(store: RedisCache, current: str, others: list[str], limit: int, ttl: int, refused: str) -> bool:

@@ -182,6 +182,23 @@ def test_rate_budget_admits_the_limit_then_waits(db, settings, backend):
 
 
 @pytest.mark.django_db
+def test_rate_budget_counts_through_the_cache_api_when_redis_refuses_scripts(db, monkeypatch):
+    from redis.exceptions import ResponseError
+
+    from ncm_sync import ratebudget
+
+    def refuse(*args, **kwargs):
+        raise ResponseError("NOPERM this user has no permissions to run the 'evalsha' command")
+
+    monkeypatch.setattr(ratebudget, "_admit_on_redis", refuse)
+    monkeypatch.setattr(ratebudget, "_scripts_refused", False)
+    budget = RateBudget(key="no-scripts", limit=3, window=60)
+    assert [budget.try_acquire() for _ in range(3)] == [0.0] * 3
+    assert budget.try_acquire() > 0  # still held to the limit, not failing open
+    assert ratebudget._scripts_refused
+
+
+@pytest.mark.django_db
 def test_per_tenant_rate_limit_override_reaches_the_client():
     from accounts.models import Credential
     from ncm_sync.client import client_for_credential
