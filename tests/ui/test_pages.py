@@ -35,7 +35,9 @@ def region(page: str, table_id: str) -> str:
 
 
 def code_for(device: TOTPDevice, offset: int = 0) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset):06d}"
+    """The code `offset` steps from now as the device sees it: a code verified just after a step boundary is
+    accepted one step back and shifts the device's drift (django-otp's OTP_TOTP_SYNC)."""
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift + offset):06d}"
 
 
 def unthrottle(device: TOTPDevice) -> None:
