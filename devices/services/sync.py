@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import orjson
@@ -205,10 +206,17 @@ _PROJECTED = ("pk", "ncm_id", "name", "serial_number", "mac", "state", "state_up
               "product", "firmware", "device_type", "config_status", "ipv4_address", "deleted_at")
 
 
-def _project_ncm_routers_sql(tenant_id: int) -> dict:
-    """The projection as two set-based statements (PostgreSQL): an upsert of every live router that changed since
-    its device was written (a 10k-router first sync: one statement instead of 10k model instances), then the
-    tombstones. The content hash is PostgreSQL's md5 of the projected values."""
+# The projection's upsert runs as this many statements at once, each on its own connection: it is the last step of a
+# first sync and otherwise leaves one of the cores idle (10k routers: 0.65 s on one core).
+PROJECTION_PARTS = 2
+
+
+def _project_ncm_routers_sql(tenant_id: int, parts: int | None = None) -> dict:
+    """The projection as set-based statements (PostgreSQL): an upsert of every live router that changed since its
+    device was written (a 10k-router first sync: one statement instead of 10k model instances), split by router id
+    into `parts` statements run at once, then the tombstones. The content hash is PostgreSQL's md5 of the projected
+    values. Inside a caller's transaction (a test's, say) it runs as one statement on that connection, since other
+    connections would not see its rows."""
     q = connection.ops.quote_name
     device, router = q(Device._meta.db_table), q(Router._meta.db_table)
     vendor = ", ".join(f"'{key}', r.{q(column)}" for key, column in _VENDOR_KEYS.items())
@@ -224,17 +232,38 @@ def _project_ncm_routers_sql(tenant_id: int) -> dict:
               *values.values()]
     assign = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in ["content_hash", "last_seen_at", "deleted_at", *values])
     params = {"tenant": tenant_id, "provider": DeviceProvider.NCM, "now": timezone.now()}
+    upsert = (
+        f"INSERT INTO {device} AS d ({', '.join(q(c) for c in columns)}) "
+        f"SELECT {', '.join(select)} FROM {router} AS r WHERE r.tenant_id = %(tenant)s AND r.deleted_at IS NULL "
+        f"AND mod(r.id, %(parts)s) = %(part)s "
+        f"ON CONFLICT (tenant_id, provider, remote_id) DO UPDATE SET {assign} "
+        f"WHERE d.content_hash <> EXCLUDED.content_hash OR d.deleted_at IS NOT NULL "
+        f"RETURNING (xmax = 0)")  # xmax 0: the row was inserted, not updated
+    parts = 1 if connection.in_atomic_block else max(1, parts or PROJECTION_PARTS)
+
+    def upsert_part(part: int) -> list[bool]:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(upsert, {**params, "parts": parts, "part": part})
+            return [inserted for (inserted,) in cursor.fetchall()]
+
+    def upsert_part_in_thread(part: int) -> list[bool]:
+        try:
+            return upsert_part(part)
+        finally:
+            connection.close()  # this thread's own connection
+
     figures = Figures()
+    if parts == 1:
+        written = upsert_part(0)
+    else:
+        with ThreadPoolExecutor(parts - 1, thread_name_prefix="ncm-projection") as pool:
+            others = [pool.submit(upsert_part_in_thread, part) for part in range(1, parts)]
+            written = upsert_part(0)
+            for other in others:
+                written += other.result()
+    figures.created = sum(written)
+    figures.updated = len(written) - figures.created
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {device} AS d ({', '.join(q(c) for c in columns)}) "
-            f"SELECT {', '.join(select)} FROM {router} AS r WHERE r.tenant_id = %(tenant)s AND r.deleted_at IS NULL "
-            f"ON CONFLICT (tenant_id, provider, remote_id) DO UPDATE SET {assign} "
-            f"WHERE d.content_hash <> EXCLUDED.content_hash OR d.deleted_at IS NOT NULL "
-            f"RETURNING (xmax = 0)", params)  # xmax 0: the row was inserted, not updated
-        written = [inserted for (inserted,) in cursor.fetchall()]
-        figures.created = sum(written)
-        figures.updated = len(written) - figures.created
         cursor.execute(
             f"UPDATE {device} AS d SET deleted_at = %(now)s WHERE d.tenant_id = %(tenant)s AND d.provider = %(provider)s "
             f"AND d.deleted_at IS NULL AND d.remote_id NOT IN (SELECT r.ncm_id FROM {router} AS r "
