@@ -344,10 +344,11 @@ def _json_dumps(value) -> bytes:
 _column_types: dict[str, dict[str, int]] = {}
 
 
-def _types_of(cursor, table: str) -> dict[str, int]:
-    """column -> type oid of a table, read once per process: a binary COPY must declare every column's type."""
+def _types_of(cursor, table: str, columns) -> dict[str, int]:
+    """column -> type oid of a table, read once per process (again if a column is new to it, as after a
+    migration the worker outlived): a binary COPY must declare every column's type."""
     types = _column_types.get(table)
-    if types is None:
+    if types is None or any(column not in types for column in columns):
         cursor.execute("SELECT attname, atttypid::int FROM pg_attribute WHERE attrelid = %s::regclass "
                        "AND attnum > 0 AND NOT attisdropped", [table])
         types = _column_types[table] = dict(cursor.fetchall())
@@ -382,7 +383,7 @@ def _store_postgresql(writer: _ResourceWriter, creates: list[dict], updates: lis
         # so a crash that loses the last few hundred ms of pages costs nothing but that sync. (Tombstones and the
         # sync state keep the default.)
         cursor.execute("SET LOCAL synchronous_commit TO off")
-        types = _types_of(cursor, meta.db_table)
+        types = _types_of(cursor, meta.db_table, [f.column for f in meta.concrete_fields])
         created = {}
         if creates:
             # The new rows' ids are taken from the table's sequence first, so nothing has to be read back.
